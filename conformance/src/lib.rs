@@ -1,0 +1,190 @@
+//! Conformance checks for the AArch64 split-stack ABI of `docs/abi.md`.
+//!
+//! Given any aarch64-linux-gnu toolchain (a GCC driver, a sysroot with the
+//! glibc under test, and stock "old glibc" sysroots), each check compiles
+//! small programs, inspects them with `object`, runs them under
+//! `qemu-aarch64 -L <sysroot>`, and reports PASS, FAIL or SKIP with a
+//! reason.  A SKIP is never counted as a pass: a toolchain is conformant
+//! only when every check passes.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+pub mod abi;
+mod checks;
+pub mod elf;
+mod probe;
+
+pub use probe::Probe;
+
+/// The toolchain under test.
+#[derive(Debug, Clone, Serialize)]
+pub struct Toolchain {
+    /// The C compiler driver (`aarch64-linux-gnu-gcc`).
+    pub gcc: PathBuf,
+    /// Sysroot holding the glibc under test (the loader at
+    /// `lib/ld-linux-aarch64.so.1`).
+    pub sysroot: PathBuf,
+    /// Stock glibc sysroots without the split-stack slot.
+    pub old_sysroots: Vec<PathBuf>,
+    /// The qemu-user binary used to run aarch64 programs.
+    pub qemu: PathBuf,
+}
+
+impl Toolchain {
+    /// A toolchain from a prefix (`PREFIX/bin/aarch64-linux-gnu-gcc`) or
+    /// the path of a gcc driver.
+    ///
+    /// Errors: no driver found, sysroot without an aarch64 loader.
+    pub fn from_prefix(prefix: &Path, sysroot: &Path, old: &[PathBuf]) -> Result<Toolchain> {
+        let gcc = if prefix.is_file() {
+            prefix.to_path_buf()
+        } else {
+            prefix.join("bin/aarch64-linux-gnu-gcc")
+        };
+        if !gcc.is_file() {
+            bail!(
+                "no aarch64-linux-gnu-gcc at {} (give --toolchain PREFIX or the driver's path)",
+                gcc.display()
+            );
+        }
+        for s in std::iter::once(sysroot).chain(old.iter().map(PathBuf::as_path)) {
+            if !s.join("lib/ld-linux-aarch64.so.1").exists() {
+                bail!(
+                    "{} is not an aarch64 glibc sysroot (no lib/ld-linux-aarch64.so.1)",
+                    s.display()
+                );
+            }
+        }
+        Ok(Toolchain {
+            gcc,
+            sysroot: sysroot.to_path_buf(),
+            old_sysroots: old.to_vec(),
+            qemu: PathBuf::from("qemu-aarch64"),
+        })
+    }
+}
+
+/// Outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", content = "reason", rename_all = "UPPERCASE")]
+pub enum Outcome {
+    Pass(String),
+    Fail(String),
+    Skip(String),
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Pass(_) => "PASS",
+            Outcome::Fail(_) => "FAIL",
+            Outcome::Skip(_) => "SKIP",
+        }
+    }
+    fn reason(&self) -> &str {
+        match self {
+            Outcome::Pass(r) | Outcome::Fail(r) | Outcome::Skip(r) => r,
+        }
+    }
+}
+
+/// One named check and its outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    /// Stable identifier, e.g. `tls/variant-1`.
+    pub id: String,
+    /// What the check verifies, in one line.
+    pub title: String,
+    pub outcome: Outcome,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub toolchain: Toolchain,
+    /// One-line answer for the reader.
+    pub verdict: String,
+    pub results: Vec<CheckResult>,
+}
+
+impl Report {
+    /// True only if every check passed (no FAIL and no SKIP).
+    pub fn conformant(&self) -> bool {
+        !self.results.is_empty()
+            && self
+                .results
+                .iter()
+                .all(|r| matches!(r.outcome, Outcome::Pass(_)))
+    }
+
+    /// Counts of (pass, fail, skip).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for r in &self.results {
+            match r.outcome {
+                Outcome::Pass(_) => c.0 += 1,
+                Outcome::Fail(_) => c.1 += 1,
+                Outcome::Skip(_) => c.2 += 1,
+            }
+        }
+        c
+    }
+
+    /// The human-readable report.
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "AArch64 split-stack ABI conformance (docs/abi.md)\n  compiler: {}\n  sysroot:  {}\n",
+            self.toolchain.gcc.display(),
+            self.toolchain.sysroot.display()
+        );
+        for o in &self.toolchain.old_sysroots {
+            s.push_str(&format!("  old glibc: {}\n", o.display()));
+        }
+        s.push('\n');
+        for r in &self.results {
+            s.push_str(&format!("{:<5} {:<28} {}\n", r.outcome.label(), r.id, r.title));
+            for line in r.outcome.reason().lines() {
+                s.push_str(&format!("      {line}\n"));
+            }
+        }
+        let (p, f, k) = self.counts();
+        s.push_str(&format!(
+            "\n{p} passed, {f} failed, {k} skipped\nverdict: {}\n",
+            self.verdict
+        ));
+        s
+    }
+}
+
+/// Runs every check against `tc`.
+///
+/// Errors only for problems of the suite itself (no temporary directory,
+/// qemu missing); everything about the toolchain is a check outcome.
+pub fn run(tc: &Toolchain) -> Result<Report> {
+    let work = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let probe = Probe::new(tc, work.path());
+    probe.require_qemu()?;
+    let results = checks::all(&probe);
+    let split = results
+        .iter()
+        .find(|r| r.id == checks::SPLIT_STACK_ACCEPTED)
+        .map(|r| r.outcome.clone());
+    let mut report = Report {
+        toolchain: tc.clone(),
+        verdict: String::new(),
+        results,
+    };
+    let (_, f, k) = report.counts();
+    report.verdict = match split {
+        Some(Outcome::Fail(why)) => format!(
+            "NOT CONFORMANT: `-fsplit-stack` not supported by this toolchain ({})",
+            why.lines().next().unwrap_or_default()
+        ),
+        _ if report.conformant() => "CONFORMANT".to_string(),
+        _ => format!("NOT CONFORMANT: {f} check(s) failed, {k} skipped"),
+    };
+    Ok(report)
+}

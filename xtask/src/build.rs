@@ -1,0 +1,763 @@
+//! `cargo xtask build-toolchain`: binutils (gas, ld.bfd, gold) -> patched
+//! glibc into the patched sysroot -> patched GCC with libgcc, plus the stock
+//! "old glibc" sysroots, then a smoke test, then publication.
+//!
+//! Bootstrap: glibc is compiled by Debian's prebuilt `aarch64-linux-gnu-gcc`
+//! (host package `gcc-aarch64-linux-gnu`), so the patched GCC is built once,
+//! directly as the final compiler against the finished sysroot.  A glibc
+//! built by GCC 12 is an ordinary glibc; the ABI facts under test (the guard
+//! slot, the symbol version) come from glibc's sources, not its compiler.
+//!
+//! Every step is keyed by its inputs (see [`Keys`]) and stamped in the
+//! cache when done; a rerun skips done steps and resumes at the first step
+//! whose key changed or that never finished.  Build trees are reused
+//! (incremental `make`); installs go to a staging directory and are synced
+//! with `rsync --checksum` so unchanged files keep their timestamps.  The
+//! toolchain is published by writing `toolchain/.ready` last, after the smoke
+//! test; the file is removed before anything in the toolchain changes.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::apt::{extract_deb, Apt};
+use crate::cache::{write_atomic, Cache, KeyHasher};
+use crate::manifest::{Component, Manifest};
+use crate::shell::{fmt_duration, Cmd, Ui};
+use crate::sources::{self, Source, SourceChoice};
+use crate::{hostdeps, patches};
+
+/// Bump when a change to this file changes what the steps produce.
+const RECIPE: &str = "recipe-v1";
+
+/// Free space a from-scratch build needs in the cache (bytes).
+const SPACE_NEEDED: u64 = 16 << 30;
+
+/// User options of `build-toolchain`.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Build the toolchain's own programs at `-O2 -g` instead of `-O1 -g0`.
+    pub release: bool,
+    /// Also build the C++ front end and libstdc++.
+    pub cxx: bool,
+    /// Parallel make jobs (0: number of CPUs).
+    pub jobs: usize,
+    /// Source choice per component (user tarball, refresh).
+    pub binutils: SourceChoice,
+    pub gcc: SourceChoice,
+    pub glibc: SourceChoice,
+    /// Look at the Debian package lists again.
+    pub refresh: bool,
+}
+
+impl BuildOptions {
+    fn choice(&self, c: Component) -> SourceChoice {
+        let mut ch = match c {
+            Component::Binutils => self.binutils.clone(),
+            Component::Gcc => self.gcc.clone(),
+            Component::Glibc => self.glibc.clone(),
+        };
+        ch.refresh |= self.refresh;
+        ch
+    }
+
+    /// Flags for compiling the toolchain's own host programs.  They do not
+    /// change the code the toolchain generates.
+    pub fn host_cflags(&self) -> &'static str {
+        if self.release {
+            "-O2 -g"
+        } else {
+            "-O1 -g0"
+        }
+    }
+
+    fn jobs(&self) -> usize {
+        if self.jobs > 0 {
+            self.jobs
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        }
+    }
+}
+
+/// Where a published toolchain lives; what `env` and `conformance` use.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ToolchainInfo {
+    /// Cache key of the whole toolchain.
+    pub key: String,
+    /// Installation prefix (`bin/aarch64-linux-gnu-gcc` etc.).
+    pub prefix: PathBuf,
+    /// The patched glibc sysroot.
+    pub sysroot: PathBuf,
+    /// Stock glibc sysroots: (name, glibc version, path).
+    pub old_sysroots: Vec<(String, String, PathBuf)>,
+    /// Whether the C++ compiler was built.
+    pub cxx: bool,
+    /// What the `-fsplit-stack` compile probe said.
+    pub split_stack_probe: String,
+    /// Step durations of the build that produced it (seconds).
+    pub timings: Vec<(String, f64)>,
+}
+
+impl ToolchainInfo {
+    /// The published toolchain, if `toolchain/.ready` exists.
+    pub fn published(cache: &Cache) -> Option<ToolchainInfo> {
+        let t = std::fs::read_to_string(cache.ready_file()).ok()?;
+        serde_json::from_str(&t).ok()
+    }
+
+    /// `<prefix>/bin/aarch64-linux-gnu-<tool>`.
+    pub fn tool(&self, tool: &str) -> PathBuf {
+        self.prefix.join("bin").join(format!("aarch64-linux-gnu-{tool}"))
+    }
+}
+
+/// The input keys of every step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Keys {
+    pub binutils: String,
+    pub linux_headers: String,
+    pub glibc: String,
+    pub gcc: String,
+    pub old_sysroots: Vec<(String, String)>,
+    pub toolchain: String,
+}
+
+struct Ctx<'a> {
+    ui: &'a Ui,
+    cache: &'a Cache,
+    opts: &'a BuildOptions,
+    timings: Vec<(String, f64)>,
+}
+
+impl Ctx<'_> {
+    fn host_env(&self, cmd: Cmd) -> Cmd {
+        let cflags = self.opts.host_cflags();
+        cmd.env("CC", "ccache gcc")
+            .env("CXX", "ccache g++")
+            .env("CFLAGS", cflags)
+            .env("CXXFLAGS", cflags)
+            .env("CCACHE_DIR", self.cache.ccache())
+            .env("PATH", path_with(&self.cache.toolchain().join("bin")))
+            .env_remove("CONFIG_SITE")
+            .env("LC_ALL", "C")
+    }
+
+    fn time<T>(&mut self, name: &str, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let t = Instant::now();
+        let r = f(self)?;
+        self.timings.push((name.to_string(), t.elapsed().as_secs_f64()));
+        Ok(r)
+    }
+}
+
+/// `PATH` with `dir` in front.
+fn path_with(dir: &Path) -> std::ffi::OsString {
+    let mut v = vec![dir.to_path_buf()];
+    if let Some(p) = std::env::var_os("PATH") {
+        v.extend(std::env::split_paths(&p));
+    }
+    std::env::join_paths(v).unwrap_or_default()
+}
+
+/// The version line of the bootstrap compiler (part of glibc's key).
+fn bootstrap_cc_version() -> Result<String> {
+    Cmd::new("aarch64-linux-gnu-gcc")
+        .arg("--version")
+        .read()
+        .map(|v| v.lines().next().unwrap_or_default().to_string())
+}
+
+/// Runs the whole pipeline (see module docs) and returns the published
+/// toolchain.
+pub fn build_toolchain(
+    ui: &Ui,
+    cache: &Cache,
+    repo: &Path,
+    manifest: &Manifest,
+    opts: &BuildOptions,
+) -> Result<ToolchainInfo> {
+    let _lock = cache.lock()?;
+    hostdeps::ensure(ui, hostdeps::REQUIREMENTS, &cache.log("host-packages"))?;
+    let mut apt = Apt::new(cache.apt(), manifest);
+
+    // Sources and patch series.
+    let mut srcs = Vec::new();
+    let mut series = Vec::new();
+    for c in Component::ALL {
+        let s = sources::prepare(ui, cache, manifest, &mut apt, c, &opts.choice(c))?;
+        let key = patches::sync(ui, cache, repo, c, &s.tree, s.docs_stubbed)?;
+        srcs.push(s);
+        series.push(key);
+    }
+    let lh = &manifest.linux_headers;
+    let (lh_deb, lh_path) = apt.fetch(
+        ui,
+        &lh.package,
+        &lh.suite,
+        Some(&lh.debian_upstream),
+        opts.refresh,
+        &cache.log("sysroot-source"),
+    )?;
+    let mut old_debs = Vec::new();
+    for o in &manifest.old_sysroots {
+        let mut debs = Vec::new();
+        for p in &o.packages {
+            // Only the glibc packages must carry the pinned glibc version;
+            // the others (libgcc-s1) come in whatever version the suite has.
+            let want = p.starts_with("libc6").then_some(o.glibc.as_str());
+            debs.push(apt.fetch(
+                ui,
+                p,
+                &o.suite,
+                want,
+                opts.refresh,
+                &cache.log("sysroot-source"),
+            )?);
+        }
+        old_debs.push((o, debs));
+    }
+
+    let profile = opts.host_cflags();
+    let binutils_key = KeyHasher::new(RECIPE)
+        .str("step", "binutils")
+        .str("src", &srcs[0].key)
+        .str("series", &series[0])
+        .str("profile", profile)
+        .finish();
+    let linux_headers_key = KeyHasher::new(RECIPE)
+        .str("step", "linux-headers")
+        .str("deb", &lh_deb.sha256)
+        .finish();
+    let glibc_key = KeyHasher::new(RECIPE)
+        .str("step", "glibc")
+        .str("src", &srcs[1].key)
+        .str("series", &series[1])
+        .str("cc", &bootstrap_cc_version()?)
+        .str("headers", &linux_headers_key)
+        .finish();
+    let gcc_key = KeyHasher::new(RECIPE)
+        .str("step", "gcc")
+        .str("src", &srcs[2].key)
+        .str("series", &series[2])
+        .str("profile", profile)
+        .str("cxx", if opts.cxx { "c,c++" } else { "c" })
+        .str("binutils", &binutils_key)
+        .str("glibc", &glibc_key)
+        .finish();
+    let old_keys: Vec<(String, String)> = old_debs
+        .iter()
+        .map(|(o, debs)| {
+            let mut k = KeyHasher::new(RECIPE);
+            k.str("step", "old-sysroot").str("name", &o.name);
+            for (d, _) in debs {
+                k.str("deb", &d.sha256);
+            }
+            k.str("headers", &lh_deb.sha256);
+            (o.name.clone(), k.finish())
+        })
+        .collect();
+    let mut tk = KeyHasher::new(RECIPE);
+    tk.str("binutils", &binutils_key)
+        .str("glibc", &glibc_key)
+        .str("gcc", &gcc_key);
+    for (n, k) in &old_keys {
+        tk.str(n, k);
+    }
+    let keys = Keys {
+        binutils: binutils_key,
+        linux_headers: linux_headers_key,
+        glibc: glibc_key,
+        gcc: gcc_key,
+        old_sysroots: old_keys,
+        toolchain: tk.finish(),
+    };
+
+    if let Some(info) = ToolchainInfo::published(cache) {
+        if info.key == keys.toolchain && info.prefix.join("bin").is_dir() {
+            ui.line(format!(
+                "toolchain is up to date: {} (key {})",
+                info.prefix.display(),
+                &info.key[..12]
+            ));
+            return Ok(info);
+        }
+    }
+    // From here on the toolchain directory changes: unpublish it first.
+    match std::fs::remove_file(cache.ready_file()) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+        _ => {}
+    }
+    check_space(cache)?;
+
+    let mut ctx = Ctx {
+        ui,
+        cache,
+        opts,
+        timings: Vec::new(),
+    };
+    ctx.time("binutils", |c| build_binutils(c, &srcs[0], &keys.binutils))?;
+    ctx.time("linux-headers", |c| {
+        install_linux_headers(c, &lh_path, &keys.linux_headers)
+    })?;
+    ctx.time("glibc", |c| build_glibc(c, &srcs[1], &keys.glibc))?;
+    ctx.time("gcc", |c| build_gcc(c, &srcs[2], &keys))?;
+    let mut old = Vec::new();
+    for ((o, debs), (_, key)) in old_debs.iter().zip(&keys.old_sysroots) {
+        let paths: Vec<PathBuf> = debs.iter().map(|(_, p)| p.clone()).collect();
+        let dir = ctx.time(&format!("sysroot {}", o.name), |c| {
+            old_sysroot(c, &o.name, &paths, &lh_path, key)
+        })?;
+        old.push((o.name.clone(), o.glibc.clone(), dir));
+    }
+    let mut info = ToolchainInfo {
+        key: keys.toolchain.clone(),
+        prefix: cache.toolchain(),
+        sysroot: cache.patched_sysroot(),
+        old_sysroots: old,
+        cxx: opts.cxx,
+        split_stack_probe: String::new(),
+        timings: Vec::new(),
+    };
+    info.split_stack_probe = ctx.time("smoke test", |c| crate::smoke::run(c.ui, c.cache, &info))?;
+    info.timings = ctx.timings.clone();
+    write_atomic(
+        &cache.ready_file(),
+        serde_json::to_string_pretty(&info)?.as_bytes(),
+    )?;
+    ui.line(format!("toolchain published: {}", info.prefix.display()));
+    for (n, t) in &info.timings {
+        ui.line(format!(
+            "  {n:<28} {}",
+            fmt_duration(Duration::from_secs_f64(*t))
+        ));
+    }
+    Ok(info)
+}
+
+fn check_space(cache: &Cache) -> Result<()> {
+    let avail = fs4::available_space(cache.root()).unwrap_or(u64::MAX);
+    if avail < SPACE_NEEDED {
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        bail!(
+            "only {:.1} GiB free in {}; a toolchain build needs about {:.0} GiB. Free some space \
+             or point {} at a larger disk",
+            gib(avail),
+            cache.root().display(),
+            gib(SPACE_NEEDED),
+            crate::cache::CACHE_ENV
+        );
+    }
+    Ok(())
+}
+
+/// A configure + make + install step of an autotools component.
+struct Autotools<'a> {
+    name: &'a str,
+    src: &'a Path,
+    configure: Cmd,
+    /// Key of the configuration; a change wipes the build tree.
+    configure_key: String,
+    make_args: Vec<String>,
+    install_args: Vec<String>,
+    /// Subdirectory of the staging tree that is synced into `dest`.
+    stage_subdir: PathBuf,
+    dest: PathBuf,
+    key: String,
+}
+
+impl Autotools<'_> {
+    fn run(self, ctx: &mut Ctx, before_make: impl FnOnce(&Path, bool) -> Result<()>) -> Result<()> {
+        let (ui, cache) = (ctx.ui, ctx.cache);
+        let build_step = format!("{}-build", self.name);
+        if cache.is_done(&build_step, &self.key) && self.dest.exists() {
+            ui.line(format!("{}: up to date", self.name));
+            return Ok(());
+        }
+        cache.clear(&build_step)?;
+        let build = cache.build(self.name);
+        let log = cache.log(self.name);
+        let conf_step = format!("{}-configure", self.name);
+        let fresh = !(cache.is_done(&conf_step, &self.configure_key) && build.join("Makefile").is_file());
+        if fresh {
+            cache.clear(&conf_step)?;
+            if build.exists() {
+                std::fs::remove_dir_all(&build)?;
+            }
+            std::fs::create_dir_all(&build)?;
+            let _ = std::fs::remove_file(&log);
+            self.configure
+                .dir(&build)
+                .run_logged(ui, &format!("{}: configure", self.name), &log)?;
+            cache.mark_done(&conf_step, &self.configure_key, serde_json::Value::Null)?;
+        }
+        before_make(&build, fresh)?;
+        let marker = build.join(".xtask-make-running");
+        if marker.exists() {
+            let n = remove_torn_outputs(&build)?;
+            ui.line(format!(
+                "{}: the previous build was interrupted; removed {n} possibly truncated output file(s)",
+                self.name
+            ));
+        }
+        std::fs::write(&marker, "")?;
+        let make = ctx
+            .host_env(Cmd::new("make"))
+            .arg(format!("-j{}", ctx.opts.jobs()))
+            .args(&self.make_args)
+            .dir(&build);
+        let r = make.run_logged(ui, &format!("{}: make", self.name), &log);
+        if r.is_err() {
+            // make itself removes the outputs of failed commands; only a
+            // killed build leaves the marker behind.
+            let _ = std::fs::remove_file(&marker);
+        }
+        r?;
+        std::fs::remove_file(&marker)?;
+        let stage = cache.stage(self.name);
+        if stage.exists() {
+            std::fs::remove_dir_all(&stage)?;
+        }
+        ctx.host_env(Cmd::new("make"))
+            .args(&self.install_args)
+            .arg(format!("DESTDIR={}", stage.display()))
+            .dir(&build)
+            .run_logged(ui, &format!("{}: install", self.name), &log)?;
+        sync_tree(ui, &stage.join(&self.stage_subdir), &self.dest, &log, self.name)?;
+        cache.mark_done(&build_step, &self.key, serde_json::Value::Null)?;
+        let _ = self.src;
+        Ok(())
+    }
+}
+
+/// Copies `from/` into `to/` rewriting only files whose content changed
+/// (`rsync --checksum` without `--times`), so unchanged installed files
+/// keep their timestamps and do not trigger rebuilds of their dependents.
+fn sync_tree(ui: &Ui, from: &Path, to: &Path, log: &Path, name: &str) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    Cmd::new("rsync")
+        .args(["-rlpc", "--no-times"])
+        .arg(format!("{}/", from.display()))
+        .arg(format!("{}/", to.display()))
+        .run_logged(ui, &format!("{name}: sync install into {}", to.display()), log)
+}
+
+/// After an interrupted `make` (the process was killed, so make could not
+/// delete half-written targets), removes object files, archives and
+/// executables written in the last two minutes before the interruption,
+/// plus empty files, so the next `make` rebuilds them.  Returns the count.
+pub fn remove_torn_outputs(build: &Path) -> Result<usize> {
+    let mut files = Vec::new();
+    collect_files(build, &mut files)?;
+    let newest = files
+        .iter()
+        .map(|(_, t, _)| *t)
+        .max()
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let window = newest - Duration::from_secs(120);
+    let mut n = 0;
+    for (p, t, len) in files {
+        if t < window {
+            continue;
+        }
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        if name.starts_with(".xtask") {
+            continue;
+        }
+        let mut magic = [0u8; 8];
+        let head = std::fs::File::open(&p)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut magic))
+            .unwrap_or(0);
+        let binary = head >= 4 && (&magic[..4] == b"\x7fELF" || magic.starts_with(b"!<arch>"));
+        if binary || len == 0 {
+            std::fs::remove_file(&p)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<(PathBuf, SystemTime, u64)>) -> Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let ft = e.file_type()?;
+        if ft.is_dir() {
+            collect_files(&e.path(), out)?;
+        } else if ft.is_file() {
+            let m = e.metadata()?;
+            out.push((e.path(), m.modified()?, m.len()));
+        }
+    }
+    Ok(())
+}
+
+fn build_binutils(ctx: &mut Ctx, src: &Source, key: &str) -> Result<()> {
+    let prefix = ctx.cache.toolchain();
+    let configure = ctx
+        .host_env(Cmd::new(src.tree.join("configure")))
+        .arg("--target=aarch64-linux-gnu")
+        .arg(format!("--prefix={}", prefix.display()))
+        .arg(format!("--with-sysroot={}", ctx.cache.patched_sysroot().display()))
+        .args([
+            "--enable-gold",
+            "--enable-ld=default",
+            "--enable-plugins",
+            "--disable-nls",
+            "--disable-werror",
+            "--disable-gdb",
+            "--disable-gdbserver",
+            "--disable-sim",
+            "--disable-gprofng",
+            "--disable-readline",
+            "--disable-libdecnumber",
+            "--disable-multilib",
+            "--enable-deterministic-archives",
+        ]);
+    let configure_key = KeyHasher::new(RECIPE)
+        .str("binutils-configure", &src.key)
+        .str("profile", ctx.opts.host_cflags())
+        .finish();
+    Autotools {
+        name: "binutils",
+        src: &src.tree,
+        configure,
+        configure_key,
+        make_args: vec!["MAKEINFO=true".into(), "all".into()],
+        install_args: vec!["MAKEINFO=true".into(), "install".into()],
+        stage_subdir: strip_root(&prefix),
+        dest: prefix,
+        key: key.to_string(),
+    }
+    .run(ctx, |_, _| Ok(()))
+}
+
+/// `/a/b` as the relative path `a/b` (a DESTDIR staging subdirectory).
+fn strip_root(p: &Path) -> PathBuf {
+    p.strip_prefix("/").unwrap_or(p).to_path_buf()
+}
+
+fn install_linux_headers(ctx: &mut Ctx, deb: &Path, key: &str) -> Result<()> {
+    let step = "linux-headers";
+    let sysroot = ctx.cache.patched_sysroot();
+    if ctx.cache.is_done(step, key) && sysroot.join("usr/include/linux/version.h").exists() {
+        return Ok(());
+    }
+    ctx.cache.clear(step)?;
+    let tmp = tempfile::tempdir_in(ctx.cache.root())?;
+    extract_deb(deb, tmp.path())?;
+    let inc = tmp.path().join("usr/aarch64-linux-gnu/include");
+    if !inc.join("linux/version.h").exists() {
+        bail!("{} does not contain Linux UAPI headers", deb.display());
+    }
+    sync_tree(ctx.ui, &inc, &sysroot.join("usr/include"), &ctx.cache.log("linux-headers"), "linux-headers")?;
+    ctx.cache.mark_done(step, key, serde_json::Value::Null)
+}
+
+fn build_glibc(ctx: &mut Ctx, src: &Source, key: &str) -> Result<()> {
+    let sysroot = ctx.cache.patched_sysroot();
+    let build_triplet = Cmd::new("gcc").arg("-dumpmachine").read()?;
+    let configure = Cmd::new(src.tree.join("configure"))
+        .env("CC", "ccache aarch64-linux-gnu-gcc")
+        // No cross C++ compiler: name one that does not exist, so that
+        // configure does not silently pick the host's x86 g++.
+        .env("CXX", "aarch64-linux-gnu-g++-absent")
+        .env("CFLAGS", "-O2 -g")
+        .env("CCACHE_DIR", ctx.cache.ccache())
+        .env("LC_ALL", "C")
+        .env_remove("CONFIG_SITE")
+        .arg("--host=aarch64-linux-gnu")
+        .arg(format!("--build={build_triplet}"))
+        .arg("--prefix=/usr")
+        .arg(format!("--with-headers={}", sysroot.join("usr/include").display()))
+        .args(["--disable-werror", "--without-selinux", "--disable-profile"]);
+    let configure_key = KeyHasher::new(RECIPE)
+        .str("glibc-configure", &src.key)
+        .str("cc", &bootstrap_cc_version()?)
+        .finish();
+    Autotools {
+        name: "glibc",
+        src: &src.tree,
+        configure,
+        configure_key,
+        make_args: vec![],
+        // Debian's tarball has no GFDL manual; do not try to build it.
+        install_args: vec!["MAKEINFO=:".into(), "install".into()],
+        stage_subdir: PathBuf::new(),
+        dest: sysroot.clone(),
+        key: key.to_string(),
+    }
+    .run(ctx, |_, _| Ok(()))?;
+    // GCC's --disable-multilib search path is $SYSROOT/usr/lib/../lib64:
+    // usr/lib must exist even though glibc installs into usr/lib64.
+    std::fs::create_dir_all(sysroot.join("usr/lib"))?;
+    Ok(())
+}
+
+fn build_gcc(ctx: &mut Ctx, src: &Source, keys: &Keys) -> Result<()> {
+    let prefix = ctx.cache.toolchain();
+    let sysroot = ctx.cache.patched_sysroot();
+    let langs = if ctx.opts.cxx { "c,c++" } else { "c" };
+    let configure = ctx
+        .host_env(Cmd::new(src.tree.join("configure")))
+        .arg("--target=aarch64-linux-gnu")
+        .arg(format!("--prefix={}", prefix.display()))
+        .arg(format!("--with-sysroot={}", sysroot.display()))
+        .arg(format!(
+            "--with-build-time-tools={}",
+            prefix.join("aarch64-linux-gnu/bin").display()
+        ))
+        .arg(format!("--enable-languages={langs}"))
+        .args([
+            "--with-pkgversion=split-stack-aarch64",
+            "--enable-shared",
+            "--enable-threads=posix",
+            "--enable-__cxa_atexit",
+            "--enable-checking=release",
+            "--disable-multilib",
+            "--disable-bootstrap",
+            "--disable-nls",
+            "--disable-werror",
+            "--disable-lto",
+            "--disable-libsanitizer",
+            "--disable-libitm",
+            "--disable-libgomp",
+            "--disable-libquadmath",
+            "--disable-libvtv",
+            "--disable-libssp",
+            "--without-isl",
+        ]);
+    let configure_key = KeyHasher::new(RECIPE)
+        .str("gcc-configure", &src.key)
+        .str("profile", ctx.opts.host_cflags())
+        .str("langs", langs)
+        .str("binutils", &keys.binutils)
+        .finish();
+    let glibc_changed = ctx
+        .cache
+        .stamp("gcc-last-glibc")
+        .is_some_and(|s| s.key != keys.glibc);
+    let target = "aarch64-linux-gnu";
+    Autotools {
+        name: "gcc",
+        src: &src.tree,
+        configure,
+        configure_key,
+        make_args: vec!["MAKEINFO=true".into(), "all".into()],
+        install_args: vec!["MAKEINFO=true".into(), "install".into()],
+        stage_subdir: strip_root(&prefix),
+        dest: prefix.clone(),
+        key: keys.gcc.clone(),
+    }
+    .run(ctx, |build, fresh| {
+        if fresh {
+            return Ok(());
+        }
+        // Incremental rebuild: target libraries are not rebuilt by make when
+        // the compiler or the sysroot changes.  libgcc always follows the
+        // compiler (its split-stack runtime is compiled with the new code
+        // generator); all target libraries follow a changed glibc.
+        let dir = if glibc_changed {
+            build.join(target)
+        } else {
+            build.join(target).join("libgcc")
+        };
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        Ok(())
+    })?;
+    ctx.cache.mark_done("gcc-last-glibc", &keys.glibc, serde_json::Value::Null)?;
+    // Shared runtime libraries must also be where the loader looks when a
+    // program runs under `qemu-aarch64 -L <sysroot>`.
+    let lib64 = prefix.join(target).join("lib64");
+    for e in std::fs::read_dir(&lib64).with_context(|| format!("{} missing", lib64.display()))? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.contains(".so") && (name.starts_with("libgcc_s") || name.starts_with("libstdc++") || name.starts_with("libatomic")) {
+            let dest = sysroot.join("lib64").join(&name);
+            let data = std::fs::read(e.path())?;
+            if std::fs::read(&dest).ok().as_deref() != Some(&data[..]) {
+                let _ = std::fs::remove_file(&dest);
+                if e.file_type()?.is_symlink() {
+                    std::os::unix::fs::symlink(std::fs::read_link(e.path())?, &dest)?;
+                } else {
+                    std::fs::write(&dest, &data)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn old_sysroot(ctx: &mut Ctx, name: &str, debs: &[PathBuf], headers: &Path, key: &str) -> Result<PathBuf> {
+    let dir = ctx.cache.old_sysroot(name);
+    let step = format!("sysroot-{name}");
+    if ctx.cache.is_done(&step, key) && dir.join("lib/ld-linux-aarch64.so.1").exists() {
+        return Ok(dir);
+    }
+    ctx.cache.clear(&step)?;
+    ctx.ui.line(format!("sysroot {name}: unpacking {} packages", debs.len() + 1));
+    let tmp = tempfile::tempdir_in(ctx.cache.root())?;
+    for d in debs.iter().chain(std::iter::once(&headers.to_path_buf())) {
+        extract_deb(d, tmp.path())?;
+    }
+    let root = tmp.path().join("usr/aarch64-linux-gnu");
+    if !root.join("lib/ld-linux-aarch64.so.1").exists() {
+        bail!("the {name} packages contain no lib/ld-linux-aarch64.so.1");
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(dir.parent().context("no parent")?)?;
+    std::fs::rename(&root, &dir)?;
+    ctx.cache.mark_done(&step, key, serde_json::Value::Null)?;
+    Ok(dir)
+}
+
+/// The path of `toolchain.toml` in the repository.
+pub fn manifest_path(repo: &Path) -> PathBuf {
+    repo.join("toolchain.toml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torn_outputs_after_a_kill_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        let w = |rel: &str, data: &[u8], t: Option<SystemTime>| {
+            let p = d.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, data).unwrap();
+            if let Some(t) = t {
+                std::fs::File::options().write(true).open(&p).unwrap().set_modified(t).unwrap();
+            }
+        };
+        w("gcc/old.o", b"\x7fELF....", Some(old));
+        w("gcc/new.o", b"\x7fELF", None);
+        w("gcc/libx.a", b"!<arch>\n", None);
+        w("gcc/empty.h", b"", None);
+        w("gcc/Makefile", b"all:\n", None);
+        w("gcc/tm.h", b"#define X\n", None);
+        let n = remove_torn_outputs(d.path()).unwrap();
+        assert_eq!(n, 3);
+        assert!(d.path().join("gcc/old.o").exists());
+        assert!(!d.path().join("gcc/new.o").exists());
+        assert!(!d.path().join("gcc/libx.a").exists());
+        assert!(!d.path().join("gcc/empty.h").exists());
+        assert!(d.path().join("gcc/Makefile").exists());
+        assert!(d.path().join("gcc/tm.h").exists());
+    }
+
+    #[test]
+    fn host_flags_follow_the_profile() {
+        let mut o = BuildOptions::default();
+        assert_eq!(o.host_cflags(), "-O1 -g0");
+        o.release = true;
+        assert_eq!(o.host_cflags(), "-O2 -g");
+    }
+}

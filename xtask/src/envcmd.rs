@@ -1,0 +1,53 @@
+//! `cargo xtask env`: shell exports (or JSON) for using the published
+//! toolchain by hand.
+
+use anyhow::{bail, Result};
+
+use crate::build::ToolchainInfo;
+use crate::cache::Cache;
+
+/// Prints `export` lines, or the toolchain description as JSON.
+///
+/// Errors: no published toolchain (run `cargo xtask build-toolchain`).
+pub fn print(cache: &Cache, json: bool) -> Result<()> {
+    let Some(info) = ToolchainInfo::published(cache) else {
+        bail!(
+            "no published toolchain in {}: run `cargo xtask build-toolchain` first",
+            cache.root().display()
+        );
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&info)?);
+        return Ok(());
+    }
+    let q = |p: &std::path::Path| shell_quote(&p.display().to_string());
+    println!("export PATH={}:\"$PATH\"", q(&info.prefix.join("bin")));
+    println!("export SPLIT_STACK_TOOLCHAIN={}", q(&info.prefix));
+    println!("export SPLIT_STACK_SYSROOT={}", q(&info.sysroot));
+    // qemu-user reads QEMU_LD_PREFIX as the default for -L.
+    println!("export QEMU_LD_PREFIX={}", q(&info.sysroot));
+    for (name, _, dir) in &info.old_sysroots {
+        let var = name.to_uppercase().replace(['-', '.'], "_");
+        println!("export SPLIT_STACK_SYSROOT_{var}={}", q(dir));
+    }
+    println!("# e.g. aarch64-linux-gnu-gcc hello.c -o hello && qemu-aarch64 ./hello");
+    Ok(())
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:=".contains(&b)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quoting_is_only_added_when_needed() {
+        assert_eq!(super::shell_quote("/a/b-c"), "/a/b-c");
+        assert_eq!(super::shell_quote("/a b"), "'/a b'");
+        assert_eq!(super::shell_quote("it's"), "'it'\\''s'");
+    }
+}

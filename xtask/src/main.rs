@@ -1,0 +1,261 @@
+//! `cargo xtask`: builds the patched aarch64-linux-gnu split-stack toolchain
+//! and runs the ABI conformance suite (docs/abi.md) on it.
+//!
+//! This file only declares the command line and dispatches; each subcommand
+//! lives in its own module.
+
+mod apt;
+mod build;
+mod cache;
+mod envcmd;
+mod git;
+mod hostdeps;
+mod manifest;
+mod patches;
+mod shell;
+mod smoke;
+mod sources;
+mod testcmd;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::build::BuildOptions;
+use crate::cache::Cache;
+use crate::manifest::{Component, Manifest};
+use crate::shell::Ui;
+use crate::sources::SourceChoice;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "AArch64 split-stack toolchain tasks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build (or update) the patched cross toolchain and the stock sysroots.
+    BuildToolchain(BuildArgs),
+    /// Print shell exports for using the toolchain by hand.
+    Env {
+        /// Print JSON instead of shell exports.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the ABI conformance suite (builds the toolchain when needed).
+    Conformance(ConformanceArgs),
+    /// The project's tests: fmt, clippy, toolchain build, cargo test.
+    Test(BuildArgs),
+    /// Work with the patch series in patches/.
+    Patches {
+        #[command(subcommand)]
+        cmd: PatchesCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum PatchesCmd {
+    /// Regenerate patches/<component>/ from the work trees' commits.
+    Export {
+        /// Components to export (default: all).
+        components: Vec<String>,
+    },
+    /// Verify that every series applies to its pristine source.
+    Check,
+    /// Show whether work trees and patches/ agree.
+    Status,
+    /// Drop unexported commits and changes in a work tree.
+    Reset { component: String },
+}
+
+#[derive(Args, Clone, Default)]
+struct BuildArgs {
+    /// Compile the toolchain's own programs at -O2 -g (default -O1 -g0,
+    /// about twice as fast to build; the generated code is the same).
+    #[arg(long)]
+    release: bool,
+    /// Also build the C++ front end and libstdc++ (about 6 more minutes).
+    #[arg(long)]
+    with_cxx: bool,
+    /// Parallel jobs for make (default: number of CPUs).
+    #[arg(long, short = 'j', default_value_t = 0)]
+    jobs: usize,
+    /// Upstream binutils tarball to use instead of Debian's binutils-source.
+    #[arg(long, env = "SPLIT_STACK_BINUTILS_TARBALL", value_name = "PATH")]
+    binutils_tarball: Option<PathBuf>,
+    /// Upstream GCC tarball to use instead of Debian's gcc-16-source.
+    #[arg(long, env = "SPLIT_STACK_GCC_TARBALL", value_name = "PATH")]
+    gcc_tarball: Option<PathBuf>,
+    /// Upstream glibc tarball to use instead of Debian's glibc-source.
+    #[arg(long, env = "SPLIT_STACK_GLIBC_TARBALL", value_name = "PATH")]
+    glibc_tarball: Option<PathBuf>,
+    /// Read the Debian package lists again even if matching packages were
+    /// downloaded before.
+    #[arg(long)]
+    refresh: bool,
+}
+
+impl BuildArgs {
+    fn options(&self) -> BuildOptions {
+        let choice = |t: &Option<PathBuf>| SourceChoice {
+            tarball: t.clone(),
+            refresh: false,
+        };
+        BuildOptions {
+            release: self.release,
+            cxx: self.with_cxx,
+            jobs: self.jobs,
+            binutils: choice(&self.binutils_tarball),
+            gcc: choice(&self.gcc_tarball),
+            glibc: choice(&self.glibc_tarball),
+            refresh: self.refresh,
+        }
+    }
+}
+
+#[derive(Args)]
+struct ConformanceArgs {
+    /// Toolchain prefix: a directory with bin/aarch64-linux-gnu-gcc, or the
+    /// path of the gcc driver itself (default: the built toolchain).
+    #[arg(long, value_name = "PREFIX")]
+    toolchain: Option<PathBuf>,
+    /// Sysroot with the glibc to test against (required with --toolchain).
+    #[arg(long, value_name = "DIR")]
+    sysroot: Option<PathBuf>,
+    /// Stock glibc sysroots that split-stack programs must be refused by
+    /// (repeatable).
+    #[arg(long = "old-sysroot", value_name = "DIR")]
+    old_sysroots: Vec<PathBuf>,
+    /// Write the report as JSON to this file as well.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    #[command(flatten)]
+    build: BuildArgs,
+}
+
+/// The repository root (the parent of this crate's directory).
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    let repo = repo_root();
+    let ui = Ui::new();
+    let cache = Cache::from_env()?;
+    let manifest = || Manifest::load(&build::manifest_path(&repo));
+    match cli.cmd {
+        Command::BuildToolchain(a) => {
+            let info = build::build_toolchain(&ui, &cache, &repo, &manifest()?, &a.options())?;
+            println!("{}", info.prefix.display());
+        }
+        Command::Env { json } => envcmd::print(&cache, json)?,
+        Command::Conformance(a) => return conformance(&ui, &cache, &repo, a),
+        Command::Test(a) => return testcmd::run(&ui, &repo, &a.options()),
+        Command::Patches { cmd } => patches_cmd(&ui, &cache, &repo, &manifest()?, cmd)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> Result<ExitCode> {
+    let tc = match &a.toolchain {
+        Some(prefix) => {
+            let sysroot = a
+                .sysroot
+                .clone()
+                .context("--toolchain needs --sysroot DIR (the glibc to run programs against)")?;
+            conformance::Toolchain::from_prefix(prefix, &sysroot, &a.old_sysroots)?
+        }
+        None => {
+            let manifest = Manifest::load(&build::manifest_path(repo))?;
+            let info = build::build_toolchain(ui, cache, repo, &manifest, &a.build.options())?;
+            let mut old: Vec<PathBuf> = info.old_sysroots.iter().map(|o| o.2.clone()).collect();
+            old.extend(a.old_sysroots.iter().cloned());
+            conformance::Toolchain::from_prefix(&info.prefix, &info.sysroot, &old)?
+        }
+    };
+    let report = conformance::run(&tc)?;
+    print!("{}", report.render());
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(if report.conformant() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn patches_cmd(
+    ui: &Ui,
+    cache: &Cache,
+    repo: &Path,
+    manifest: &Manifest,
+    cmd: PatchesCmd,
+) -> Result<()> {
+    let parse_all = |names: &[String]| -> Result<Vec<Component>> {
+        if names.is_empty() {
+            Ok(Component::ALL.to_vec())
+        } else {
+            names.iter().map(|n| Component::parse(n)).collect()
+        }
+    };
+    match cmd {
+        PatchesCmd::Export { components } => {
+            let _lock = cache.lock()?;
+            for c in parse_all(&components)? {
+                let (written, removed) = patches::export(cache, repo, c)?;
+                println!(
+                    "{c}: {} written, {} removed{}",
+                    written.len(),
+                    removed.len(),
+                    written
+                        .iter()
+                        .chain(&removed)
+                        .map(|n| format!("\n  {n}"))
+                        .collect::<String>()
+                );
+            }
+        }
+        PatchesCmd::Status => {
+            for c in Component::ALL {
+                println!("{c}: {}", patches::state(cache, repo, c)?);
+            }
+        }
+        PatchesCmd::Check => {
+            let _lock = cache.lock()?;
+            let mut apt = apt::Apt::new(cache.apt(), manifest);
+            for c in Component::ALL {
+                let s = sources::prepare(ui, cache, manifest, &mut apt, c, &SourceChoice::default())?;
+                let n = patches::check(ui, &s.tree, repo, c, s.docs_stubbed)?;
+                println!("{c}: {n} patch(es) apply to {}", s.origin.describe());
+            }
+        }
+        PatchesCmd::Reset { component } => {
+            let _lock = cache.lock()?;
+            let c = Component::parse(&component)?;
+            let stubbed = c == Component::Gcc && sources::gcc_docs_stubbed(&cache.src("gcc"));
+            patches::reset(ui, cache, repo, c, stubbed)?;
+            println!("{c}: work tree reset to patches/{c}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! `cargo xtask test`: the project's whole test run, as CI runs it:
+//! `cargo fmt --check`, `cargo clippy -- -D warnings`, build/update the
+//! toolchain, then `cargo test --workspace` with the toolchain's location
+//! exported so the integration tests really use it.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::build::{self, BuildOptions};
+use crate::cache::Cache;
+use crate::manifest::Manifest;
+use crate::shell::{Cmd, Ui};
+
+/// Environment variable through which tests find the built toolchain's
+/// description (the JSON of `cargo xtask env --json`).
+pub const TOOLCHAIN_JSON_ENV: &str = "SPLIT_STACK_TOOLCHAIN_JSON";
+
+fn cargo(args: &[&str], repo: &Path) -> Result<bool> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(args)
+        .current_dir(repo)
+        .status()
+        .with_context(|| format!("cannot run cargo {}", args.join(" ")))?;
+    Ok(status.success())
+}
+
+/// Runs the test sequence; stops at the first failing stage.
+pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
+    ui.line("test: cargo fmt --check");
+    if !cargo(&["fmt", "--all", "--", "--check"], repo)? {
+        eprintln!("cargo fmt --check failed: run `cargo fmt --all`");
+        return Ok(ExitCode::FAILURE);
+    }
+    ui.line("test: cargo clippy -- -D warnings");
+    if !cargo(
+        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        repo,
+    )? {
+        return Ok(ExitCode::FAILURE);
+    }
+    ui.line("test: build/update the toolchain");
+    let cache = Cache::from_env()?;
+    let manifest = Manifest::load(&build::manifest_path(repo))?;
+    let info = build::build_toolchain(ui, &cache, repo, &manifest, opts)?;
+    let json = cache.root().join("toolchain.json");
+    crate::cache::write_atomic(&json, serde_json::to_string_pretty(&info)?.as_bytes())?;
+    ui.line("test: cargo test --workspace");
+    let _ = Cmd::new("true");
+    std::env::set_var(TOOLCHAIN_JSON_ENV, &json);
+    if !cargo(&["test", "--workspace"], repo)? {
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
