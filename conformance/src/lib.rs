@@ -145,7 +145,12 @@ impl Report {
         }
         s.push('\n');
         for r in &self.results {
-            s.push_str(&format!("{:<5} {:<28} {}\n", r.outcome.label(), r.id, r.title));
+            s.push_str(&format!(
+                "{:<5} {:<28} {}\n",
+                r.outcome.label(),
+                r.id,
+                r.title
+            ));
             for line in r.outcome.reason().lines() {
                 s.push_str(&format!("      {line}\n"));
             }

@@ -80,7 +80,10 @@ impl Apt {
     }
 
     fn save_records(&self, r: &BTreeMap<String, Deb>) -> Result<()> {
-        write_atomic(&self.record_path(), serde_json::to_string_pretty(r)?.as_bytes())
+        write_atomic(
+            &self.record_path(),
+            serde_json::to_string_pretty(r)?.as_bytes(),
+        )
     }
 
     /// Writes the configuration files (idempotent).
@@ -276,11 +279,7 @@ pub fn parse_madison(out: &str, suite: &str) -> Vec<String> {
 /// Errors: a corrupt or truncated package (the message names the file).
 pub fn extract_deb(deb: &Path, dest: &Path) -> Result<()> {
     std::fs::create_dir_all(dest)?;
-    let (ok, _, err) = Cmd::new("dpkg-deb")
-        .arg("-x")
-        .arg(deb)
-        .arg(dest)
-        .output()?;
+    let (ok, _, err) = Cmd::new("dpkg-deb").arg("-x").arg(deb).arg(dest).output()?;
     if !ok {
         bail!(
             "{} is corrupt or truncated (dpkg-deb: {})",
@@ -310,7 +309,10 @@ libc6-arm64-cross | 2.36-8cross1 | http://deb.debian.org/debian bookworm/main am
     #[test]
     fn deb_names_escape_epochs() {
         assert_eq!(deb_file_name("a", "1:2.0-1"), "a_1%3a2.0-1_all.deb");
-        assert_eq!(deb_file_name("gcc-16-source", "16.2.0-4"), "gcc-16-source_16.2.0-4_all.deb");
+        assert_eq!(
+            deb_file_name("gcc-16-source", "16.2.0-4"),
+            "gcc-16-source_16.2.0-4_all.deb"
+        );
     }
 
     #[test]

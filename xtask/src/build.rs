@@ -110,7 +110,9 @@ impl ToolchainInfo {
 
     /// `<prefix>/bin/aarch64-linux-gnu-<tool>`.
     pub fn tool(&self, tool: &str) -> PathBuf {
-        self.prefix.join("bin").join(format!("aarch64-linux-gnu-{tool}"))
+        self.prefix
+            .join("bin")
+            .join(format!("aarch64-linux-gnu-{tool}"))
     }
 }
 
@@ -148,7 +150,8 @@ impl Ctx<'_> {
     fn time<T>(&mut self, name: &str, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let t = Instant::now();
         let r = f(self)?;
-        self.timings.push((name.to_string(), t.elapsed().as_secs_f64()));
+        self.timings
+            .push((name.to_string(), t.elapsed().as_secs_f64()));
         Ok(r)
     }
 }
@@ -380,7 +383,8 @@ impl Autotools<'_> {
         let build = cache.build(self.name);
         let log = cache.log(self.name);
         let conf_step = format!("{}-configure", self.name);
-        let fresh = !(cache.is_done(&conf_step, &self.configure_key) && build.join("Makefile").is_file());
+        let fresh =
+            !(cache.is_done(&conf_step, &self.configure_key) && build.join("Makefile").is_file());
         if fresh {
             cache.clear(&conf_step)?;
             if build.exists() {
@@ -388,9 +392,11 @@ impl Autotools<'_> {
             }
             std::fs::create_dir_all(&build)?;
             let _ = std::fs::remove_file(&log);
-            self.configure
-                .dir(&build)
-                .run_logged(ui, &format!("{}: configure", self.name), &log)?;
+            self.configure.dir(&build).run_logged(
+                ui,
+                &format!("{}: configure", self.name),
+                &log,
+            )?;
             cache.mark_done(&conf_step, &self.configure_key, serde_json::Value::Null)?;
         }
         before_make(&build, fresh)?;
@@ -425,7 +431,13 @@ impl Autotools<'_> {
             .arg(format!("DESTDIR={}", stage.display()))
             .dir(&build)
             .run_logged(ui, &format!("{}: install", self.name), &log)?;
-        sync_tree(ui, &stage.join(&self.stage_subdir), &self.dest, &log, self.name)?;
+        sync_tree(
+            ui,
+            &stage.join(&self.stage_subdir),
+            &self.dest,
+            &log,
+            self.name,
+        )?;
         cache.mark_done(&build_step, &self.key, serde_json::Value::Null)?;
         let _ = self.src;
         Ok(())
@@ -441,7 +453,11 @@ fn sync_tree(ui: &Ui, from: &Path, to: &Path, log: &Path, name: &str) -> Result<
         .args(["-rlpc", "--no-times"])
         .arg(format!("{}/", from.display()))
         .arg(format!("{}/", to.display()))
-        .run_logged(ui, &format!("{name}: sync install into {}", to.display()), log)
+        .run_logged(
+            ui,
+            &format!("{name}: sync install into {}", to.display()),
+            log,
+        )
 }
 
 /// After an interrupted `make` (the process was killed, so make could not
@@ -499,7 +515,10 @@ fn build_binutils(ctx: &mut Ctx, src: &Source, key: &str) -> Result<()> {
         .host_env(Cmd::new(src.tree.join("configure")))
         .arg("--target=aarch64-linux-gnu")
         .arg(format!("--prefix={}", prefix.display()))
-        .arg(format!("--with-sysroot={}", ctx.cache.patched_sysroot().display()))
+        .arg(format!(
+            "--with-sysroot={}",
+            ctx.cache.patched_sysroot().display()
+        ))
         .args([
             "--enable-gold",
             "--enable-ld=default",
@@ -551,7 +570,13 @@ fn install_linux_headers(ctx: &mut Ctx, deb: &Path, key: &str) -> Result<()> {
     if !inc.join("linux/version.h").exists() {
         bail!("{} does not contain Linux UAPI headers", deb.display());
     }
-    sync_tree(ctx.ui, &inc, &sysroot.join("usr/include"), &ctx.cache.log("linux-headers"), "linux-headers")?;
+    sync_tree(
+        ctx.ui,
+        &inc,
+        &sysroot.join("usr/include"),
+        &ctx.cache.log("linux-headers"),
+        "linux-headers",
+    )?;
     ctx.cache.mark_done(step, key, serde_json::Value::Null)
 }
 
@@ -570,7 +595,10 @@ fn build_glibc(ctx: &mut Ctx, src: &Source, key: &str) -> Result<()> {
         .arg("--host=aarch64-linux-gnu")
         .arg(format!("--build={build_triplet}"))
         .arg("--prefix=/usr")
-        .arg(format!("--with-headers={}", sysroot.join("usr/include").display()))
+        .arg(format!(
+            "--with-headers={}",
+            sysroot.join("usr/include").display()
+        ))
         .args(["--disable-werror", "--without-selinux", "--disable-profile"]);
     let configure_key = KeyHasher::new(RECIPE)
         .str("glibc-configure", &src.key)
@@ -668,14 +696,19 @@ fn build_gcc(ctx: &mut Ctx, src: &Source, keys: &Keys) -> Result<()> {
         }
         Ok(())
     })?;
-    ctx.cache.mark_done("gcc-last-glibc", &keys.glibc, serde_json::Value::Null)?;
+    ctx.cache
+        .mark_done("gcc-last-glibc", &keys.glibc, serde_json::Value::Null)?;
     // Shared runtime libraries must also be where the loader looks when a
     // program runs under `qemu-aarch64 -L <sysroot>`.
     let lib64 = prefix.join(target).join("lib64");
     for e in std::fs::read_dir(&lib64).with_context(|| format!("{} missing", lib64.display()))? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.contains(".so") && (name.starts_with("libgcc_s") || name.starts_with("libstdc++") || name.starts_with("libatomic")) {
+        if name.contains(".so")
+            && (name.starts_with("libgcc_s")
+                || name.starts_with("libstdc++")
+                || name.starts_with("libatomic"))
+        {
             let dest = sysroot.join("lib64").join(&name);
             let data = std::fs::read(e.path())?;
             if std::fs::read(&dest).ok().as_deref() != Some(&data[..]) {
@@ -691,14 +724,23 @@ fn build_gcc(ctx: &mut Ctx, src: &Source, keys: &Keys) -> Result<()> {
     Ok(())
 }
 
-fn old_sysroot(ctx: &mut Ctx, name: &str, debs: &[PathBuf], headers: &Path, key: &str) -> Result<PathBuf> {
+fn old_sysroot(
+    ctx: &mut Ctx,
+    name: &str,
+    debs: &[PathBuf],
+    headers: &Path,
+    key: &str,
+) -> Result<PathBuf> {
     let dir = ctx.cache.old_sysroot(name);
     let step = format!("sysroot-{name}");
     if ctx.cache.is_done(&step, key) && dir.join("lib/ld-linux-aarch64.so.1").exists() {
         return Ok(dir);
     }
     ctx.cache.clear(&step)?;
-    ctx.ui.line(format!("sysroot {name}: unpacking {} packages", debs.len() + 1));
+    ctx.ui.line(format!(
+        "sysroot {name}: unpacking {} packages",
+        debs.len() + 1
+    ));
     let tmp = tempfile::tempdir_in(ctx.cache.root())?;
     for d in debs.iter().chain(std::iter::once(&headers.to_path_buf())) {
         extract_deb(d, tmp.path())?;
@@ -734,7 +776,12 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, data).unwrap();
             if let Some(t) = t {
-                std::fs::File::options().write(true).open(&p).unwrap().set_modified(t).unwrap();
+                std::fs::File::options()
+                    .write(true)
+                    .open(&p)
+                    .unwrap()
+                    .set_modified(t)
+                    .unwrap();
             }
         };
         w("gcc/old.o", b"\x7fELF....", Some(old));

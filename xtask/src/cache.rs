@@ -148,7 +148,8 @@ impl Cache {
         std::fs::create_dir_all(&self.root)
             .with_context(|| format!("cannot create the cache {}", self.root.display()))?;
         let path = self.root.join("lock");
-        let file = File::create(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file =
+            File::create(&path).with_context(|| format!("cannot open {}", path.display()))?;
         if !file.try_lock_exclusive().unwrap_or(false) {
             eprintln!(
                 "waiting for another `cargo xtask` to release {} ...",

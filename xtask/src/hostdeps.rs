@@ -49,6 +49,12 @@ pub const REQUIREMENTS: &[Requirement] = &[
     // Bootstrap compiler for glibc (see docs/abi.md "Building"): Debian's
     // prebuilt cross GCC, so the patched GCC is built only once.
     req("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
+    // Headers for Debian's stock cross GCC, which the conformance suite's
+    // tests run as the "unsupported toolchain" case.
+    req(
+        "/usr/aarch64-linux-gnu/include/stdio.h",
+        "libc6-dev-arm64-cross",
+    ),
     req("/usr/include/gmp.h", "libgmp-dev"),
     req("/usr/include/mpfr.h", "libmpfr-dev"),
     req("/usr/include/mpc.h", "libmpc-dev"),
@@ -58,10 +64,13 @@ pub const REQUIREMENTS: &[Requirement] = &[
 pub fn find(name: &str) -> Option<PathBuf> {
     let p = Path::new(name);
     if p.is_absolute() {
-        // Headers may live in the multiarch include directory.
         if p.exists() {
             return Some(p.to_path_buf());
         }
+        if !p.starts_with("/usr/include") {
+            return None;
+        }
+        // Headers may live in the multiarch include directory.
         let multiarch = Path::new("/usr/include/x86_64-linux-gnu").join(p.file_name()?);
         return multiarch.exists().then_some(multiarch);
     }
@@ -73,7 +82,10 @@ pub fn find(name: &str) -> Option<PathBuf> {
 
 /// The requirements that are not met, in list order.
 pub fn missing(reqs: &[Requirement]) -> Vec<Requirement> {
-    reqs.iter().copied().filter(|r| find(r.what).is_none()).collect()
+    reqs.iter()
+        .copied()
+        .filter(|r| find(r.what).is_none())
+        .collect()
 }
 
 /// Whether this process runs as root (effective UID 0).
@@ -142,7 +154,10 @@ mod tests {
 
     #[test]
     fn missing_tool_is_reported_with_its_package() {
-        let reqs = [req("sh", "dash"), req("no-such-tool-for-test", "no-such-pkg")];
+        let reqs = [
+            req("sh", "dash"),
+            req("no-such-tool-for-test", "no-such-pkg"),
+        ];
         let m = missing(&reqs);
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].package, "no-such-pkg");

@@ -244,7 +244,8 @@ fn patches_cmd(
             let _lock = cache.lock()?;
             let mut apt = apt::Apt::new(cache.apt(), manifest);
             for c in Component::ALL {
-                let s = sources::prepare(ui, cache, manifest, &mut apt, c, &SourceChoice::default())?;
+                let s =
+                    sources::prepare(ui, cache, manifest, &mut apt, c, &SourceChoice::default())?;
                 let n = patches::check(ui, &s.tree, repo, c, s.docs_stubbed)?;
                 println!("{c}: {n} patch(es) apply to {}", s.origin.describe());
             }

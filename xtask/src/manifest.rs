@@ -169,7 +169,10 @@ mod tests {
         let mut v: toml::Value = toml::Value::try_from(&m).unwrap();
         v["sources"].as_table_mut().unwrap().remove("glibc");
         let err = Manifest::parse(&toml::to_string(&v).unwrap()).unwrap_err();
-        assert!(err.to_string().contains("[sources.glibc] is missing"), "{err}");
+        assert!(
+            err.to_string().contains("[sources.glibc] is missing"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -59,8 +59,15 @@ pub fn series(repo: &Path, c: Component) -> Result<Vec<PathBuf>> {
         let name = f.file_name().unwrap_or_default().to_string_lossy();
         let num = name
             .get(..4)
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()) && name.as_bytes().get(4) == Some(&b'-'))
-            .with_context(|| format!("{}: `{name}` does not start with a 4-digit number and '-'", dir.display()))?;
+            .filter(|n| {
+                n.bytes().all(|b| b.is_ascii_digit()) && name.as_bytes().get(4) == Some(&b'-')
+            })
+            .with_context(|| {
+                format!(
+                    "{}: `{name}` does not start with a 4-digit number and '-'",
+                    dir.display()
+                )
+            })?;
         let want = format!("{:04}", i + 1);
         if num != want {
             bail!(
@@ -138,7 +145,10 @@ fn record_applied_skipping(
         series: series_key(files)?,
         skipped,
     };
-    write_atomic(&applied_path(cache, c), serde_json::to_string_pretty(&a)?.as_bytes())
+    write_atomic(
+        &applied_path(cache, c),
+        serde_json::to_string_pretty(&a)?.as_bytes(),
+    )
 }
 
 /// The state of one component's work tree relative to its series.
@@ -300,9 +310,13 @@ pub fn build_commits(
     let mut tip = rev_parse(tree, base)?;
     let mut skipped = Vec::new();
     for f in files {
-        let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read {}", f.display()))?;
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
         if docs_stubbed && is_docs_only(&text) {
             ui.line(format!(
                 "NOTICE: skipping documentation patch {name}: this GCC tree's GFDL texinfo \
@@ -318,11 +332,7 @@ pub fn build_commits(
             .arg(scratch.path().join("diff"))
             .output()?;
         if !ok {
-            bail!(
-                "{} does not apply:\n{}",
-                f.display(),
-                err.trim_end()
-            );
+            bail!("{} does not apply:\n{}", f.display(), err.trim_end());
         }
         let treeid = g(&["write-tree"]).read()?;
         tip = git(tree)
@@ -360,7 +370,9 @@ pub fn sync(
         series_dir(repo, c).display()
     ));
     let (tip, skipped) = build_commits(ui, tree, "base", &files, docs_stubbed)?;
-    git(tree).args(["checkout", "-q", "-B", "series", &tip]).read()?;
+    git(tree)
+        .args(["checkout", "-q", "-B", "series", &tip])
+        .read()?;
     record_applied_skipping(cache, c, tree, &files, skipped)?;
     Ok(key)
 }
@@ -425,10 +437,19 @@ pub fn export(cache: &Cache, repo: &Path, c: Component) -> Result<(Vec<String>, 
     let mut removed = Vec::new();
     let new_names: Vec<String> = new
         .iter()
-        .map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
+        .map(|p| {
+            p.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     for old in &before {
-        let name = old.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = old
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if !new_names.contains(&name) && !rec.skipped.contains(&name) {
             std::fs::remove_file(old)?;
             removed.push(name);
@@ -456,7 +477,9 @@ pub fn reset(ui: &Ui, cache: &Cache, repo: &Path, c: Component, docs_stubbed: bo
     }
     let files = series(repo, c)?;
     let (tip, skipped) = build_commits(ui, &tree, "base", &files, docs_stubbed)?;
-    git(&tree).args(["checkout", "-q", "-f", "-B", "series", &tip]).read()?;
+    git(&tree)
+        .args(["checkout", "-q", "-f", "-B", "series", &tip])
+        .read()?;
     git(&tree).args(["clean", "-q", "-fd"]).read()?;
     record_applied_skipping(cache, c, &tree, &files, skipped)
 }
@@ -529,7 +552,10 @@ mod tests {
         commit_fixed(&t, "Import").unwrap();
         git(&t).args(["tag", "pristine"]).read().unwrap();
         git(&t).args(["tag", "base"]).read().unwrap();
-        git(&t).args(["checkout", "-q", "-B", "series"]).read().unwrap();
+        git(&t)
+            .args(["checkout", "-q", "-B", "series"])
+            .read()
+            .unwrap();
         (d, t)
     }
 
@@ -550,29 +576,57 @@ mod tests {
         let cache = Cache::at(d.path());
         let repo = d.path().join("repo");
         record_applied(&cache, Component::Gcc, &t, &[]).unwrap();
-        dev_commit(&t, "a.c", "int a;\nint B;\nint c;\n", "First change\n\n\t* a.c: Rename b.");
+        dev_commit(
+            &t,
+            "a.c",
+            "int a;\nint B;\nint c;\n",
+            "First change\n\n\t* a.c: Rename b.",
+        );
         dev_commit(&t, "b.c", "int y;\n", "Second change");
         assert_eq!(state(&cache, &repo, Component::Gcc).unwrap(), State::Ahead);
         let (written, _) = export(&cache, &repo, Component::Gcc).unwrap();
-        assert_eq!(written, ["0001-First-change.patch", "0002-Second-change.patch"]);
+        assert_eq!(
+            written,
+            ["0001-First-change.patch", "0002-Second-change.patch"]
+        );
         assert_eq!(
             state(&cache, &repo, Component::Gcc).unwrap(),
             State::InSync { patches: 2 }
         );
-        let first = std::fs::read_to_string(repo.join("patches/gcc/0001-First-change.patch")).unwrap();
-        assert!(first.starts_with("From 0000000000000000000000000000000000000000 "), "{first}");
+        let first =
+            std::fs::read_to_string(repo.join("patches/gcc/0001-First-change.patch")).unwrap();
+        assert!(
+            first.starts_with("From 0000000000000000000000000000000000000000 "),
+            "{first}"
+        );
         assert!(first.contains("Subject: [PATCH] First change"), "{first}");
-        assert!(!first.contains("-- \n2."), "version signature leaked: {first}");
+        assert!(
+            !first.contains("-- \n2."),
+            "version signature leaked: {first}"
+        );
 
         // Re-applying the series in a fresh object database gives the same
         // tree, and exporting again changes nothing.
-        let (tip, skipped) = build_commits(&Ui::new(), &t, "base", &series(&repo, Component::Gcc).unwrap(), false).unwrap();
+        let (tip, skipped) = build_commits(
+            &Ui::new(),
+            &t,
+            "base",
+            &series(&repo, Component::Gcc).unwrap(),
+            false,
+        )
+        .unwrap();
         assert!(skipped.is_empty());
         let head_tree = git(&t).args(["rev-parse", "HEAD^{tree}"]).read().unwrap();
-        let tip_tree = git(&t).args(["rev-parse", &format!("{tip}^{{tree}}")]).read().unwrap();
+        let tip_tree = git(&t)
+            .args(["rev-parse", &format!("{tip}^{{tree}}")])
+            .read()
+            .unwrap();
         assert_eq!(head_tree, tip_tree);
         let (written, removed) = export(&cache, &repo, Component::Gcc).unwrap();
-        assert!(written.is_empty() && removed.is_empty(), "{written:?} {removed:?}");
+        assert!(
+            written.is_empty() && removed.is_empty(),
+            "{written:?} {removed:?}"
+        );
     }
 
     #[test]
@@ -583,20 +637,34 @@ mod tests {
         record_applied(&cache, Component::Gcc, &t, &[]).unwrap();
         dev_commit(&t, "a.c", "int a;\nint B;\nint c;\n", "Change a");
         export(&cache, &repo, Component::Gcc).unwrap();
-        // Simulate a fresh clone with the same series: reset the tree to base.
-        git(&t).args(["checkout", "-q", "-B", "series", "base"]).read().unwrap();
+        // Simulate a work tree synced to an older (empty) series, followed
+        // by a `git pull` that brought the new patch.
+        git(&t)
+            .args(["checkout", "-q", "-B", "series", "base"])
+            .read()
+            .unwrap();
         record_applied(&cache, Component::Gcc, &t, &[]).unwrap();
-        std::fs::remove_file(d.path().join("src/gcc.applied.json")).ok();
         let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
         for f in ["a.c", "b.c"] {
-            std::fs::File::options().write(true).open(t.join(f)).unwrap().set_modified(old).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(t.join(f))
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
         }
         sync(&Ui::new(), &cache, &repo, Component::Gcc, &t, false).unwrap();
         let mtime = |f: &str| std::fs::metadata(t.join(f)).unwrap().modified().unwrap();
         assert_eq!(mtime("b.c"), old, "unchanged file was rewritten");
         assert_ne!(mtime("a.c"), old);
-        assert_eq!(std::fs::read_to_string(t.join("a.c")).unwrap(), "int a;\nint B;\nint c;\n");
-        assert_eq!(state(&cache, &repo, Component::Gcc).unwrap(), State::InSync { patches: 1 });
+        assert_eq!(
+            std::fs::read_to_string(t.join("a.c")).unwrap(),
+            "int a;\nint B;\nint c;\n"
+        );
+        assert_eq!(
+            state(&cache, &repo, Component::Gcc).unwrap(),
+            State::InSync { patches: 1 }
+        );
     }
 
     #[test]
@@ -630,12 +698,19 @@ mod tests {
         let repo = d.path().join("repo");
         record_applied(&cache, Component::Gcc, &t, &[]).unwrap();
         std::fs::write(t.join("b.c"), "int changed;\n").unwrap();
-        let err = ensure_no_developer_work(&cache, Component::Gcc, &t).unwrap_err().to_string();
+        let err = ensure_no_developer_work(&cache, Component::Gcc, &t)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("uncommitted changes"), "{err}");
-        assert!(matches!(state(&cache, &repo, Component::Gcc).unwrap(), State::Dirty(_)));
+        assert!(matches!(
+            state(&cache, &repo, Component::Gcc).unwrap(),
+            State::Dirty(_)
+        ));
         git(&t).args(["checkout", "."]).read().unwrap();
         dev_commit(&t, "b.c", "int w;\n", "Unexported");
-        let err = ensure_no_developer_work(&cache, Component::Gcc, &t).unwrap_err().to_string();
+        let err = ensure_no_developer_work(&cache, Component::Gcc, &t)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("patches export"), "{err}");
     }
 }

@@ -181,8 +181,10 @@ impl Cmd {
         )?;
         let handle = self
             .expr()
-            .stdout_file(f.try_clone()?)
+            // duct applies the outer redirection first: join stderr to
+            // stdout, then point stdout at the log, so both reach the log.
             .stderr_to_stdout()
+            .stdout_file(f.try_clone()?)
             .stdin_null()
             .unchecked()
             .start()
@@ -253,7 +255,11 @@ impl Ui {
 
     /// Prints one status line, prefixed with the total elapsed time.
     pub fn line(&self, msg: impl AsRef<str>) {
-        eprintln!("[{:>7}] {}", fmt_duration(self.start.elapsed()), msg.as_ref());
+        eprintln!(
+            "[{:>7}] {}",
+            fmt_duration(self.start.elapsed()),
+            msg.as_ref()
+        );
     }
 
     fn progress(&self, label: &str, log: &Path) -> Progress {
@@ -335,14 +341,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("step.log");
         let err = Cmd::new("sh")
-            .args(["-c", "for i in $(seq 1 100); do echo line$i; done; exit 3"])
+            .args([
+                "-c",
+                "for i in $(seq 1 100); do echo line$i; done; echo to-stderr >&2; exit 3",
+            ])
             .run_logged(&Ui::new(), "test: fail", &log)
             .unwrap_err()
             .to_string();
         assert!(err.contains("test: fail failed"), "{err}");
         assert!(err.contains(&log.display().to_string()), "{err}");
         let tail = tail_lines(&log, 2);
-        assert_eq!(tail, "line99\nline100");
+        assert_eq!(tail, "line100\nto-stderr");
     }
 
     #[test]

@@ -57,14 +57,32 @@ pub fn run(ui: &Ui, cache: &Cache, info: &ToolchainInfo) -> Result<String> {
     let d = dir.path();
     let cases: &[(&str, &str, &[&str], &str)] = &[
         ("hello", HELLO, &["-O2"], "hello from aarch64"),
-        ("hello-static", HELLO, &["-O2", "-static"], "hello from aarch64"),
-        ("hello-gold", HELLO, &["-O2", "-fuse-ld=gold"], "hello from aarch64"),
+        (
+            "hello-static",
+            HELLO,
+            &["-O2", "-static"],
+            "hello from aarch64",
+        ),
+        (
+            "hello-gold",
+            HELLO,
+            &["-O2", "-fuse-ld=gold"],
+            "hello from aarch64",
+        ),
         ("threads", THREADS, &["-O2", "-pthread"], "threads ok"),
-        ("threads-static", THREADS, &["-O2", "-static", "-pthread"], "threads ok"),
+        (
+            "threads-static",
+            THREADS,
+            &["-O2", "-static", "-pthread"],
+            "threads ok",
+        ),
     ];
     for (name, src, flags, expect) in cases {
         run_case(info, d, name, src, flags, expect)?;
-        ui.line(format!("smoke: {name} ({}) runs under qemu", flags.join(" ")));
+        ui.line(format!(
+            "smoke: {name} ({}) runs under qemu",
+            flags.join(" ")
+        ));
     }
     let probe = d.join("probe.c");
     std::fs::write(&probe, PROBE)?;
@@ -82,7 +100,10 @@ pub fn run(ui: &Ui, cache: &Cache, info: &ToolchainInfo) -> Result<String> {
             .find(|l| l.contains("error"))
             .unwrap_or(err.trim())
             .to_string();
-        format!("-fsplit-stack: NOT supported by this compiler ({})", first.trim())
+        format!(
+            "-fsplit-stack: NOT supported by this compiler ({})",
+            first.trim()
+        )
     };
     ui.line(format!("smoke: {verdict}"));
     Ok(verdict)

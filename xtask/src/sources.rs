@@ -219,7 +219,12 @@ pub fn prepare(
             .context("refusing to replace the work tree with a new import")?;
     }
     cache.clear(&step)?;
-    ui.line(format!("{c}: importing {} into {}", origin.describe(), tree.display()));
+    ui.line(format!(
+        "{c}: importing {} into {}",
+        origin.describe(),
+        tree.display()
+    ));
+    std::fs::create_dir_all(cache.root())?;
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{c}-import-"))
         .tempdir_in(cache.root())?;
@@ -230,7 +235,9 @@ pub fn prepare(
             let unpacked = tmp.path().join("deb");
             if let Err(e) = extract_deb(p, &unpacked) {
                 apt.discard(deb)?;
-                return Err(e.context("the package was removed from the cache; rerun to download it again"));
+                return Err(e.context(
+                    "the package was removed from the cache; rerun to download it again",
+                ));
             }
             if c == Component::Gcc {
                 gfdl_fix = Some(unpacked.join(GFDL_FIX)).filter(|p| p.is_file());
@@ -282,7 +289,9 @@ pub fn prepare(
         )?;
     }
     git(&new_tree).args(["tag", "base"]).read()?;
-    git(&new_tree).args(["checkout", "-q", "-B", "series"]).read()?;
+    git(&new_tree)
+        .args(["checkout", "-q", "-B", "series"])
+        .read()?;
 
     if tree.exists() {
         std::fs::remove_dir_all(&tree)
@@ -356,9 +365,21 @@ mod tests {
     fn versions_are_read_from_each_tree_kind() {
         let d = tempfile::tempdir().unwrap();
         write(d.path(), "gcc/BASE-VER", "16.2.0\n");
-        write(d.path(), "version.h", "/* x */\n#define RELEASE \"stable\"\n#define VERSION \"2.43\"\n");
-        write(d.path(), "bfd/version.m4", "m4_define([BFD_VERSION], [2.47.50])\n");
-        write(d.path(), "bfd/version.h", "#define BFD_VERSION_DATE 20261021\n");
+        write(
+            d.path(),
+            "version.h",
+            "/* x */\n#define RELEASE \"stable\"\n#define VERSION \"2.43\"\n",
+        );
+        write(
+            d.path(),
+            "bfd/version.m4",
+            "m4_define([BFD_VERSION], [2.47.50])\n",
+        );
+        write(
+            d.path(),
+            "bfd/version.h",
+            "#define BFD_VERSION_DATE 20261021\n",
+        );
         assert_eq!(tree_version(Component::Gcc, d.path()).unwrap().0, "16.2.0");
         assert_eq!(tree_version(Component::Glibc, d.path()).unwrap().0, "2.43");
         assert_eq!(
@@ -371,9 +392,14 @@ mod tests {
     fn wrong_version_tarball_is_rejected_with_the_fix() {
         let d = tempfile::tempdir().unwrap();
         write(d.path(), "gcc/BASE-VER", "16.1.0\n");
-        let err = check_version(Component::Gcc, d.path(), &pin("16.2.0", None), "tarball x.tar.xz")
-            .unwrap_err()
-            .to_string();
+        let err = check_version(
+            Component::Gcc,
+            d.path(),
+            &pin("16.2.0", None),
+            "tarball x.tar.xz",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("contains gcc 16.1.0"), "{err}");
         assert!(err.contains("pins gcc 16.2.0"), "{err}");
     }
@@ -381,8 +407,16 @@ mod tests {
     #[test]
     fn wrong_snapshot_date_is_rejected() {
         let d = tempfile::tempdir().unwrap();
-        write(d.path(), "bfd/version.m4", "m4_define([BFD_VERSION], [2.47.50])\n");
-        write(d.path(), "bfd/version.h", "#define BFD_VERSION_DATE 20260101\n");
+        write(
+            d.path(),
+            "bfd/version.m4",
+            "m4_define([BFD_VERSION], [2.47.50])\n",
+        );
+        write(
+            d.path(),
+            "bfd/version.h",
+            "#define BFD_VERSION_DATE 20260101\n",
+        );
         let err = check_version(
             Component::Binutils,
             d.path(),
@@ -397,8 +431,95 @@ mod tests {
     #[test]
     fn not_a_source_tree_is_named() {
         let d = tempfile::tempdir().unwrap();
-        let err = tree_version(Component::Glibc, d.path()).unwrap_err().to_string();
+        let err = tree_version(Component::Glibc, d.path())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a glibc source tree"), "{err}");
+    }
+
+    fn manifest() -> Manifest {
+        Manifest::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../toolchain.toml")).unwrap()
+    }
+
+    /// A synthetic glibc tarball claiming `version`.
+    fn glibc_tarball(dir: &Path, version: &str) -> PathBuf {
+        let top = dir.join(format!("glibc-{version}"));
+        write(
+            &top,
+            "version.h",
+            &format!("#define VERSION \"{version}\"\n"),
+        );
+        write(&top, "configure", "#!/bin/sh\n");
+        let t = dir.join(format!("glibc-{version}.tar.xz"));
+        Cmd::new("tar")
+            .arg("-cJf")
+            .arg(&t)
+            .arg("-C")
+            .arg(dir)
+            .arg(format!("glibc-{version}"))
+            .read()
+            .unwrap();
+        t
+    }
+
+    #[test]
+    fn user_tarball_of_wrong_version_leaves_the_cache_usable() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = Cache::at(d.path().join("cache"));
+        let m = manifest();
+        let mut apt = Apt::new(cache.apt(), &m);
+        let ui = Ui::new();
+        let good = glibc_tarball(d.path(), "2.43");
+        let choice = SourceChoice {
+            tarball: Some(good),
+            refresh: false,
+        };
+        let s = prepare(&ui, &cache, &m, &mut apt, Component::Glibc, &choice).unwrap();
+        assert!(s.tree.join("version.h").is_file());
+        assert!(matches!(s.origin, Origin::Tarball { .. }));
+        let head = crate::git::rev_parse(&s.tree, "HEAD").unwrap();
+        assert_eq!(head, crate::git::rev_parse(&s.tree, "base").unwrap());
+
+        let bad = glibc_tarball(d.path(), "2.42");
+        let choice = SourceChoice {
+            tarball: Some(bad),
+            refresh: false,
+        };
+        let err = format!(
+            "{:#}",
+            prepare(&ui, &cache, &m, &mut apt, Component::Glibc, &choice).unwrap_err()
+        );
+        assert!(err.contains("contains glibc 2.42"), "{err}");
+        assert!(err.contains("pins glibc 2.43"), "{err}");
+        // The previously imported tree is still there and intact.
+        assert_eq!(crate::git::rev_parse(&s.tree, "HEAD").unwrap(), head);
+        assert!(std::fs::read_to_string(s.tree.join("version.h"))
+            .unwrap()
+            .contains("2.43"));
+        // And re-using the good tarball is a no-op.
+        let choice = SourceChoice {
+            tarball: Some(d.path().join("glibc-2.43.tar.xz")),
+            refresh: false,
+        };
+        let again = prepare(&ui, &cache, &m, &mut apt, Component::Glibc, &choice).unwrap();
+        assert_eq!(again.key, s.key);
+    }
+
+    #[test]
+    fn missing_user_tarball_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = Cache::at(d.path());
+        let m = manifest();
+        let mut apt = Apt::new(cache.apt(), &m);
+        let choice = SourceChoice {
+            tarball: Some(d.path().join("gcc-16.2.0.tar.xz")),
+            refresh: false,
+        };
+        let err = prepare(&Ui::new(), &cache, &m, &mut apt, Component::Gcc, &choice)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("gcc tarball"), "{err}");
+        assert!(err.contains("gcc-16.2.0.tar.xz"), "{err}");
     }
 
     #[test]

@@ -11,16 +11,17 @@ use anyhow::{Context, Result};
 use crate::build::{self, BuildOptions};
 use crate::cache::Cache;
 use crate::manifest::Manifest;
-use crate::shell::{Cmd, Ui};
+use crate::shell::Ui;
 
 /// Environment variable through which tests find the built toolchain's
 /// description (the JSON of `cargo xtask env --json`).
 pub const TOOLCHAIN_JSON_ENV: &str = "SPLIT_STACK_TOOLCHAIN_JSON";
 
-fn cargo(args: &[&str], repo: &Path) -> Result<bool> {
+fn cargo(args: &[&str], repo: &Path, env: &[(&str, &Path)]) -> Result<bool> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = std::process::Command::new(cargo)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(repo)
         .status()
         .with_context(|| format!("cannot run cargo {}", args.join(" ")))?;
@@ -30,14 +31,22 @@ fn cargo(args: &[&str], repo: &Path) -> Result<bool> {
 /// Runs the test sequence; stops at the first failing stage.
 pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
     ui.line("test: cargo fmt --check");
-    if !cargo(&["fmt", "--all", "--", "--check"], repo)? {
+    if !cargo(&["fmt", "--all", "--", "--check"], repo, &[])? {
         eprintln!("cargo fmt --check failed: run `cargo fmt --all`");
         return Ok(ExitCode::FAILURE);
     }
     ui.line("test: cargo clippy -- -D warnings");
     if !cargo(
-        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
         repo,
+        &[],
     )? {
         return Ok(ExitCode::FAILURE);
     }
@@ -48,9 +57,11 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
     let json = cache.root().join("toolchain.json");
     crate::cache::write_atomic(&json, serde_json::to_string_pretty(&info)?.as_bytes())?;
     ui.line("test: cargo test --workspace");
-    let _ = Cmd::new("true");
-    std::env::set_var(TOOLCHAIN_JSON_ENV, &json);
-    if !cargo(&["test", "--workspace"], repo)? {
+    if !cargo(
+        &["test", "--workspace"],
+        repo,
+        &[(TOOLCHAIN_JSON_ENV, json.as_path())],
+    )? {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
