@@ -388,6 +388,7 @@ impl Autotools<'_> {
         if fresh {
             cache.clear(&conf_step)?;
             if build.exists() {
+                kill_stragglers(&build)?;
                 std::fs::remove_dir_all(&build)?;
             }
             std::fs::create_dir_all(&build)?;
@@ -402,6 +403,16 @@ impl Autotools<'_> {
         before_make(&build, fresh)?;
         let marker = build.join(".xtask-make-running");
         if marker.exists() {
+            // A killed xtask can leave its make (or make's compilers)
+            // running in the tree; stop them before touching anything.
+            let k = kill_stragglers(&build)?;
+            if k > 0 {
+                ui.line(format!(
+                    "{}: stopped {k} process(es) left running in {} by the interrupted build",
+                    self.name,
+                    build.display()
+                ));
+            }
             let n = remove_torn_outputs(&build)?;
             ui.line(format!(
                 "{}: the previous build was interrupted; removed {n} possibly truncated output file(s)",
@@ -413,6 +424,7 @@ impl Autotools<'_> {
             .host_env(Cmd::new("make"))
             .arg(format!("-j{}", ctx.opts.jobs()))
             .args(&self.make_args)
+            .env(STEP_ENV, &build)
             .dir(&build);
         let r = make.run_logged(ui, &format!("{}: make", self.name), &log);
         if r.is_err() {
@@ -460,9 +472,55 @@ fn sync_tree(ui: &Ui, from: &Path, to: &Path, log: &Path, name: &str) -> Result<
         )
 }
 
+/// Environment variable set on every build command: its value is the build
+/// tree, so processes left behind by a killed xtask can be found again.
+pub const STEP_ENV: &str = "SPLIT_STACK_XTASK_TREE";
+
+/// Kills every process that belongs to a build in `dir`: processes that
+/// carry [`STEP_ENV`]`=dir` in their environment (make and everything it
+/// started) or whose working directory is inside `dir`.  This is what an
+/// interrupted build leaves behind when only the xtask itself was killed.
+/// Waits until they are gone; returns how many there were.
+pub fn kill_stragglers(dir: &Path) -> Result<usize> {
+    let tag = format!("{STEP_ENV}={}", dir.display()).into_bytes();
+    let find = || -> Vec<u32> {
+        let me = std::process::id();
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| pid != me)
+            .filter(|pid| {
+                let in_dir = std::fs::read_link(format!("/proc/{pid}/cwd"))
+                    .is_ok_and(|cwd| cwd.starts_with(dir));
+                in_dir
+                    || std::fs::read(format!("/proc/{pid}/environ"))
+                        .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == &tag[..]))
+            })
+            .collect()
+    };
+    let first = find();
+    for _ in 0..50 {
+        let pids = find();
+        if pids.is_empty() {
+            return Ok(first.len());
+        }
+        let _ = Cmd::new("kill")
+            .arg("-KILL")
+            .args(pids.iter().map(|p| p.to_string()))
+            .output();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!(
+        "processes left by an interrupted build keep running in {}; stop them and rerun",
+        dir.display()
+    )
+}
+
 /// After an interrupted `make` (the process was killed, so make could not
 /// delete half-written targets), removes object files, archives and
-/// executables written in the last two minutes before the interruption,
+/// executables written in the last 20 seconds before the interruption,
 /// plus empty files, so the next `make` rebuilds them.  Returns the count.
 pub fn remove_torn_outputs(build: &Path) -> Result<usize> {
     let mut files = Vec::new();
@@ -472,7 +530,7 @@ pub fn remove_torn_outputs(build: &Path) -> Result<usize> {
         .map(|(_, t, _)| *t)
         .max()
         .unwrap_or(SystemTime::UNIX_EPOCH);
-    let window = newest - Duration::from_secs(120);
+    let window = newest - Duration::from_secs(20);
     let mut n = 0;
     for (p, t, len) in files {
         if t < window {
@@ -798,6 +856,34 @@ mod tests {
         assert!(!d.path().join("gcc/empty.h").exists());
         assert!(d.path().join("gcc/Makefile").exists());
         assert!(d.path().join("gcc/tm.h").exists());
+    }
+
+    #[test]
+    fn stragglers_in_a_build_tree_are_killed() {
+        let d = tempfile::tempdir().unwrap();
+        let mut in_dir = std::process::Command::new("sleep")
+            .arg("600")
+            .current_dir(d.path())
+            .spawn()
+            .unwrap();
+        // A process elsewhere that carries the build's tag, as `make -C
+        // <srcdir>` does.
+        let mut tagged = std::process::Command::new("sleep")
+            .arg("600")
+            .env(STEP_ENV, d.path())
+            .spawn()
+            .unwrap();
+        let mut bystander = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        assert_eq!(kill_stragglers(d.path()).unwrap(), 2);
+        assert!(!in_dir.wait().unwrap().success());
+        assert!(!tagged.wait().unwrap().success());
+        assert!(bystander.try_wait().unwrap().is_none());
+        bystander.kill().unwrap();
+        bystander.wait().unwrap();
+        assert_eq!(kill_stragglers(d.path()).unwrap(), 0);
     }
 
     #[test]
