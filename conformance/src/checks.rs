@@ -23,6 +23,67 @@ main (void)
 }
 "#;
 
+/// A program that references the glibc symbol the split-stack runtime
+/// references, the way libgcc does (as data), with a constructor whose
+/// output shows whether any of its code ran.
+const SYMBOL_SRC: &str = r#"#include <stdio.h>
+extern const long int __tcb_private_ss;
+__attribute__ ((constructor)) static void
+ctor (void)
+{
+  printf ("constructor ran\n");
+}
+int
+main (void)
+{
+  printf ("__tcb_private_ss=%ld\n", __tcb_private_ss);
+  return 0;
+}
+"#;
+
+/// Reads the guard slot at TP + GUARD_OFFSET in the initial thread and in
+/// new threads, and checks that the slots are independent.
+const SLOT_SRC: &str = r#"#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#define NT 4
+static pthread_barrier_t b;
+static volatile uintptr_t *
+slot (void)
+{
+  return (volatile uintptr_t *) ((char *) __builtin_thread_pointer () + GUARD_OFFSET);
+}
+static void *
+f (void *arg)
+{
+  uintptr_t sp = (uintptr_t) __builtin_frame_address (0);
+  uintptr_t g = *slot ();
+  int ok = g != 0 && g < sp && sp - g >= 16384 && sp - g < 64 * 1024 * 1024;
+  *slot () = (uintptr_t) arg;
+  pthread_barrier_wait (&b);
+  ok = ok && *slot () == (uintptr_t) arg;
+  return (void *) (uintptr_t) ok;
+}
+int
+main (void)
+{
+  pthread_t t[NT];
+  int ok = 1;
+  printf ("main %lu\n", (unsigned long) *slot ());
+  pthread_barrier_init (&b, NULL, NT);
+  for (uintptr_t i = 0; i < NT; i++)
+    pthread_create (&t[i], NULL, f, (void *) (0x100 + i));
+  for (int i = 0; i < NT; i++)
+    {
+      void *r;
+      pthread_join (t[i], &r);
+      ok = ok && r;
+    }
+  printf ("threads %s\n", ok ? "ok" : "BAD");
+  return 0;
+}
+"#;
+
 const PLAIN_SRC: &str = r#"#include <stdio.h>
 __attribute__ ((constructor)) static void
 ctor (void)
@@ -53,6 +114,10 @@ pub fn all(p: &Probe) -> Vec<CheckResult> {
     v.push(tls_variant_1(p, false));
     v.push(tls_variant_1(p, true));
     v.push(plain_program_needs_no_new_glibc(p));
+    v.push(symbol_needs_new_glibc(p));
+    v.push(glibc_symbol_value(p));
+    v.push(runtime_slot(p, false));
+    v.push(runtime_slot(p, true));
     // Checks that need a compiler that accepts -fsplit-stack.  Until they
     // are implemented they are reported as SKIP, never as PASS.
     for (id, title) in [
@@ -205,4 +270,169 @@ fn plain_program_needs_no_new_glibc(p: &Probe) -> CheckResult {
             ran.join(", ")
         )),
     )
+}
+
+/// Runs `exe` on every old sysroot, lazily and with LD_BIND_NOW=1, and
+/// checks that the loader refuses it before any of its code runs.
+fn refused_everywhere(p: &Probe, exe: &std::path::Path) -> Result<String, String> {
+    if p.tc.old_sysroots.is_empty() {
+        return Err("no old glibc sysroot given (--old-sysroot)".into());
+    }
+    let mut seen = Vec::new();
+    for s in &p.tc.old_sysroots {
+        for (mode, env) in [
+            ("lazy", &[][..]),
+            ("LD_BIND_NOW=1", &[("LD_BIND_NOW", "1")][..]),
+        ] {
+            let r = p.run(exe, s, env).map_err(|e| format!("run: {e:#}"))?;
+            let refused_msg = r
+                .stderr
+                .contains(&format!("`{}' not found", abi::VERSION_NODE))
+                || r.stderr.contains("symbol lookup error");
+            if r.ok() || !refused_msg || !r.stdout.is_empty() {
+                return Err(format!(
+                    "{} ({mode}): not refused as required: exit {:?}, stdout {:?}, stderr {:?}",
+                    s.display(),
+                    r.code,
+                    r.stdout,
+                    r.stderr.trim()
+                ));
+            }
+            seen.push(format!("{} ({mode})", s.display()));
+        }
+    }
+    Ok(seen.join(", "))
+}
+
+/// A program that references `__tcb_private_ss` needs GLIBC_2.44, runs on
+/// the glibc under test, and is refused by every old glibc.
+fn symbol_needs_new_glibc(p: &Probe) -> CheckResult {
+    let id = "refusal/symbol-needs-2.44";
+    let title = format!(
+        "a program using __tcb_private_ss needs {} and old glibc refuses it before its constructors",
+        abi::VERSION_NODE
+    );
+    let exe = match p.compile("symbol_ref", SYMBOL_SRC, &["-O2"]) {
+        Ok(e) => e,
+        Err(e) => return result(id, &title, Outcome::Fail(format!("compile/link: {e:#}"))),
+    };
+    let needs = match std::fs::read(&exe)
+        .map_err(anyhow::Error::from)
+        .and_then(|d| needed_versions(&d))
+    {
+        Ok(n) => n,
+        Err(e) => return result(id, &title, Outcome::Fail(format!("inspect: {e:#}"))),
+    };
+    if !needs
+        .iter()
+        .any(|n| n.file == "libc.so.6" && n.version == abi::VERSION_NODE)
+    {
+        return result(
+            id,
+            &title,
+            Outcome::Fail(format!(
+                "inspect: no {} need on libc.so.6",
+                abi::VERSION_NODE
+            )),
+        );
+    }
+    let want = format!(
+        "constructor ran\n__tcb_private_ss={}\n",
+        abi::GUARD_OFFSET_FROM_TP
+    );
+    match p.run(&exe, &p.tc.sysroot, &[("LD_BIND_NOW", "1")]) {
+        Ok(r) if r.ok() && r.stdout == want => {}
+        Ok(r) => {
+            return result(
+                id,
+                &title,
+                Outcome::Fail(format!(
+                    "run on the glibc under test: exit {:?}, stdout {:?}, stderr {:?}",
+                    r.code, r.stdout, r.stderr
+                )),
+            )
+        }
+        Err(e) => return result(id, &title, Outcome::Fail(format!("run: {e:#}"))),
+    }
+    let outcome = match refused_everywhere(p, &exe) {
+        Ok(seen) => Outcome::Pass(format!(
+            "needs {} from libc.so.6; runs on the glibc under test; refused by {seen}",
+            abi::VERSION_NODE
+        )),
+        Err(e) if e.starts_with("no old glibc") => Outcome::Skip(e),
+        Err(e) => Outcome::Fail(e),
+    };
+    result(id, &title, outcome)
+}
+
+/// glibc's own statement of the layout: the value of `__tcb_private_ss`
+/// in the sysroot's libc.so.6.
+fn glibc_symbol_value(p: &Probe) -> CheckResult {
+    let id = "tcb/glibc-symbol";
+    let title = format!(
+        "libc.so.6 exports __tcb_private_ss@@{} = {}",
+        abi::VERSION_NODE,
+        abi::GUARD_OFFSET_FROM_TP
+    );
+    let candidates = [
+        "lib64/libc.so.6",
+        "lib/libc.so.6",
+        "lib/aarch64-linux-gnu/libc.so.6",
+    ];
+    let Some(path) = candidates
+        .iter()
+        .map(|c| p.tc.sysroot.join(c))
+        .find(|c| c.exists())
+    else {
+        return result(
+            id,
+            &title,
+            Outcome::Fail("no libc.so.6 in the sysroot".into()),
+        );
+    };
+    let outcome = match std::fs::read(&path)
+        .map_err(anyhow::Error::from)
+        .and_then(|d| crate::elf::dynamic_i64(&d, "__tcb_private_ss"))
+    {
+        Ok(v) if v == abi::GUARD_OFFSET_FROM_TP => {
+            Outcome::Pass(format!("{}: __tcb_private_ss = {v}", path.display()))
+        }
+        Ok(v) => Outcome::Fail(format!("{}: __tcb_private_ss = {v}", path.display())),
+        Err(e) => Outcome::Fail(format!("{}: {e:#}", path.display())),
+    };
+    result(id, &title, outcome)
+}
+
+/// The slot at run time: 0 in the initial thread, a limit below SP in new
+/// threads, independent per thread.
+fn runtime_slot(p: &Probe, static_link: bool) -> CheckResult {
+    let (id, flags): (&str, &[&str]) = if static_link {
+        ("tcb/runtime-slot-static", &["-O2", "-pthread", "-static"])
+    } else {
+        ("tcb/runtime-slot", &["-O2", "-pthread"])
+    };
+    let title = format!(
+        "guard slot at TP{}: 0 in the initial thread, set by glibc in new threads ({})",
+        abi::GUARD_OFFSET_FROM_TP,
+        if static_link { "static" } else { "dynamic" }
+    );
+    let src = format!(
+        "#define GUARD_OFFSET ({})\n{SLOT_SRC}",
+        abi::GUARD_OFFSET_FROM_TP
+    );
+    let exe = match p.compile(&id.replace('/', "_"), &src, flags) {
+        Ok(e) => e,
+        Err(e) => return result(id, &title, Outcome::Fail(format!("compile: {e:#}"))),
+    };
+    let outcome = match p.run(&exe, &p.tc.sysroot, &[]) {
+        Ok(r) if r.ok() && r.stdout == "main 0\nthreads ok\n" => Outcome::Pass(
+            "initial thread 0; 4 threads with a limit 16 KiB..64 MiB below SP, independent".into(),
+        ),
+        Ok(r) => Outcome::Fail(format!(
+            "run: exit {:?}, stdout {:?}, stderr {:?}",
+            r.code, r.stdout, r.stderr
+        )),
+        Err(e) => Outcome::Fail(format!("run: {e:#}")),
+    };
+    result(id, &title, outcome)
 }

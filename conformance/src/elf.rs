@@ -37,3 +37,27 @@ pub fn needed_versions(data: &[u8]) -> Result<Vec<VersionNeed>> {
     }
     Ok(out)
 }
+
+/// The 8-byte little-endian value of the dynamic data symbol `name` in a
+/// 64-bit ELF shared object, read from the section that holds it.
+///
+/// Errors: not an ELF file, no such dynamic symbol, or the symbol is not
+/// 8 bytes of initialised data.
+pub fn dynamic_i64(data: &[u8], name: &str) -> Result<i64> {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let file = object::File::parse(data).context("not an ELF file")?;
+    let sym = file
+        .dynamic_symbols()
+        .find(|s| s.name() == Ok(name) && s.is_definition())
+        .with_context(|| format!("no dynamic symbol {name}"))?;
+    anyhow::ensure!(sym.size() == 8, "{name} is {} bytes, not 8", sym.size());
+    let section = sym
+        .section_index()
+        .and_then(|i| file.section_by_index(i).ok())
+        .with_context(|| format!("{name} is not in a section"))?;
+    let bytes = section
+        .data_range(sym.address(), 8)?
+        .with_context(|| format!("{name} has no initialised data"))?;
+    let arr: [u8; 8] = bytes.try_into().context("short read")?;
+    Ok(i64::from_le_bytes(arr))
+}

@@ -9,6 +9,7 @@ mod build;
 mod cache;
 mod envcmd;
 mod git;
+mod glibctests;
 mod hostdeps;
 mod manifest;
 mod patches;
@@ -50,6 +51,12 @@ enum Command {
     Conformance(ConformanceArgs),
     /// The project's tests: fmt, clippy, toolchain build, cargo test.
     Test(BuildArgs),
+    /// Run tests of the patched glibc build under qemu-user (default: the
+    /// tests the project's glibc series adds, and TLS layout tests).
+    GlibcTests {
+        /// Tests as `subdir/name` (e.g. nptl/tst-split-stack-guard).
+        tests: Vec<String>,
+    },
     /// Work with the patch series in patches/.
     Patches {
         #[command(subcommand)]
@@ -169,6 +176,22 @@ fn run() -> Result<ExitCode> {
         Command::Env { json } => envcmd::print(&cache, json)?,
         Command::Conformance(a) => return conformance(&ui, &cache, &repo, a),
         Command::Test(a) => return testcmd::run(&ui, &repo, &a.options()),
+        Command::GlibcTests { tests } => {
+            let tests = if tests.is_empty() {
+                glibctests::DEFAULT_TESTS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            } else {
+                tests
+            };
+            let outcomes = glibctests::run(&ui, &cache, &repo, &tests)?;
+            let failed = outcomes.iter().filter(|o| o.result != "PASS").count();
+            println!("{} passed, {failed} failed", outcomes.len() - failed);
+            if failed > 0 {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Patches { cmd } => patches_cmd(&ui, &cache, &repo, &manifest()?, cmd)?,
     }
     Ok(ExitCode::SUCCESS)

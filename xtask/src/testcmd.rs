@@ -56,6 +56,25 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
     let info = build::build_toolchain(ui, &cache, repo, &manifest, opts)?;
     let json = cache.root().join("toolchain.json");
     crate::cache::write_atomic(&json, serde_json::to_string_pretty(&info)?.as_bytes())?;
+    ui.line("test: the glibc series' tests under qemu-user");
+    let tests: Vec<String> = crate::glibctests::DEFAULT_TESTS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let outcomes = crate::glibctests::run(ui, &cache, repo, &tests)?;
+    let bad: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.result != "PASS")
+        .map(|o| format!("{}: {}", o.result, o.test))
+        .collect();
+    if !bad.is_empty() {
+        eprintln!(
+            "glibc tests failed: {} (log: {})",
+            bad.join(", "),
+            cache.log("glibc-tests").display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     ui.line("test: cargo test --workspace");
     if !cargo(
         &["test", "--workspace"],

@@ -1,0 +1,116 @@
+//! `cargo xtask glibc-tests`: runs tests of the patched glibc build tree
+//! under qemu-user, through glibc's own `test-wrapper` hook
+//! (`xtask/scripts/qemu-test-wrapper.sh`).
+//!
+//! By default it runs the tests the project's glibc series adds plus the
+//! existing tests that guard what the series must not break (TLS layout);
+//! `cargo xtask test` (and so CI) runs exactly these.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+
+use crate::cache::Cache;
+use crate::shell::{Cmd, Ui};
+
+/// Tests run by default: `subdir/name` as glibc's `make test t=` takes them.
+pub const DEFAULT_TESTS: &[&str] = &[
+    "nptl/tst-split-stack-guard",
+    "nptl/tst-split-stack-guard-static",
+    "nptl/tst-split-stack-tls",
+    "nptl/tst-split-stack-tls-static",
+    "elf/tst-tls_tp_offset",
+    "nptl/tst-tls5",
+];
+
+/// Outcome of one glibc test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestOutcome {
+    pub test: String,
+    /// `PASS`, `FAIL`, `UNSUPPORTED`, `XFAIL`, `XPASS` or `ERROR` (no result).
+    pub result: String,
+}
+
+/// The wrapper script shipped in the repository.
+pub fn wrapper(repo: &Path) -> PathBuf {
+    repo.join("xtask/scripts/qemu-test-wrapper.sh")
+}
+
+/// Parses the result line glibc's test harness prints (`PASS: nptl/tst-x`).
+pub fn parse_result(output: &str, test: &str) -> Option<String> {
+    output.lines().find_map(|l| {
+        let (result, name) = l.split_once(": ")?;
+        (name.trim() == test
+            && ["PASS", "FAIL", "UNSUPPORTED", "XFAIL", "XPASS", "ERROR"].contains(&result))
+        .then(|| result.to_string())
+    })
+}
+
+/// Runs `tests` in the patched glibc build tree; returns their outcomes.
+///
+/// Errors: no glibc build tree (run `cargo xtask build-toolchain`).
+pub fn run(ui: &Ui, cache: &Cache, repo: &Path, tests: &[String]) -> Result<Vec<TestOutcome>> {
+    let build = cache.build("glibc");
+    if !build.join("config.make").is_file() {
+        bail!(
+            "no glibc build tree in {}: run `cargo xtask build-toolchain` first",
+            build.display()
+        );
+    }
+    let log = cache.log("glibc-tests");
+    let _ = std::fs::remove_file(&log);
+    let mut out = Vec::new();
+    for t in tests {
+        let r = Cmd::new("make")
+            .arg("test")
+            .arg(format!("t={t}"))
+            .arg(format!("test-wrapper={}", wrapper(repo).display()))
+            .env("SPLIT_STACK_TEST_SYSROOT", cache.patched_sysroot())
+            .env("CCACHE_DIR", cache.ccache())
+            .env("LC_ALL", "C")
+            .dir(&build)
+            .run_logged(ui, &format!("glibc-tests: {t}"), &log);
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let result = parse_result(&text, t).unwrap_or_else(|| "ERROR".to_string());
+        if r.is_err() && result == "PASS" {
+            bail!(
+                "make failed for {t} although it printed PASS; see {}",
+                log.display()
+            );
+        }
+        ui.line(format!("glibc-tests: {result}: {t}"));
+        out.push(TestOutcome {
+            test: t.clone(),
+            result,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_lines_are_matched_by_test_name() {
+        let out = "make[2]: Entering\nFAIL: nptl/tst-a2\nPASS: nptl/tst-a\n";
+        assert_eq!(parse_result(out, "nptl/tst-a").as_deref(), Some("PASS"));
+        assert_eq!(parse_result(out, "nptl/tst-a2").as_deref(), Some("FAIL"));
+        assert_eq!(parse_result(out, "nptl/tst-b"), None);
+    }
+
+    #[test]
+    fn wrapper_runs_host_programs_with_the_given_environment() {
+        let w = wrapper(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap());
+        let out = Cmd::new(&w)
+            .args(["env", "-i", "A=x", "sh", "-c", "echo \"[$A][$HOME]\""])
+            .read()
+            .unwrap();
+        assert_eq!(out, "[x][]");
+        let out = Cmd::new(&w)
+            .args(["env", "A=y", "sh", "-c", "echo \"[$A]\""])
+            .read()
+            .unwrap();
+        assert_eq!(out, "[y]");
+    }
+}
