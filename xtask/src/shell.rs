@@ -197,7 +197,7 @@ impl Cmd {
             progress.tick();
             std::thread::sleep(Duration::from_millis(200));
         };
-        let elapsed = progress.finish();
+        let elapsed = progress.finish(status.success());
         if !status.success() {
             let tail = tail_lines(log, TAIL_LINES);
             eprintln!("---- last {TAIL_LINES} lines of {} ----", log.display());
@@ -310,15 +310,16 @@ impl Progress {
         }
     }
 
-    fn finish(mut self) -> Duration {
+    fn finish(mut self, ok: bool) -> Duration {
         let d = self.started.elapsed();
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }
         eprintln!(
-            "[{:>7}] {} finished in {}",
+            "[{:>7}] {} {} in {}",
             fmt_duration(self.start.elapsed()),
             self.label,
+            if ok { "finished" } else { "FAILED" },
             fmt_duration(d)
         );
         d
