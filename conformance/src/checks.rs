@@ -127,11 +127,11 @@ pub fn all(p: &Probe) -> Vec<CheckResult> {
         ),
         (
             "tcb/guard-offset",
-            "guard at TP-8 in glibc, GCC's code, libgcc and at run time",
+            "GCC's code and libgcc use the guard at TP-8 that glibc provides",
         ),
         (
-            "refusal/old-glibc",
-            "split-stack programs need GLIBC_2.44 and old glibc refuses them",
+            "refusal/split-program",
+            "-fsplit-stack programs need GLIBC_2.44 and old glibc refuses them",
         ),
         (
             "runtime/deep-recursion",
