@@ -193,3 +193,69 @@ pub fn run(tc: &Toolchain) -> Result<Report> {
     };
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(outcomes: Vec<Outcome>) -> Report {
+        Report {
+            toolchain: Toolchain {
+                gcc: "gcc".into(),
+                sysroot: "/s".into(),
+                old_sysroots: vec![],
+                qemu: "qemu-aarch64".into(),
+            },
+            verdict: String::new(),
+            results: outcomes
+                .into_iter()
+                .enumerate()
+                .map(|(i, outcome)| CheckResult {
+                    id: format!("c/{i}"),
+                    title: "t".into(),
+                    outcome,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_skip_is_never_a_pass() {
+        assert!(report(vec![Outcome::Pass("a".into())]).conformant());
+        assert!(!report(vec![Outcome::Pass("a".into()), Outcome::Skip("b".into())]).conformant());
+        assert!(!report(vec![Outcome::Fail("a".into())]).conformant());
+        assert!(!report(vec![]).conformant(), "no checks is not conformance");
+    }
+
+    #[test]
+    fn render_lists_every_check_and_the_counts() {
+        let r = report(vec![
+            Outcome::Pass("ok".into()),
+            Outcome::Fail("bad\nsecond line".into()),
+            Outcome::Skip("later".into()),
+        ]);
+        let text = r.render();
+        assert!(text.contains("PASS  c/0"), "{text}");
+        assert!(text.contains("FAIL  c/1"), "{text}");
+        assert!(text.contains("      second line"), "{text}");
+        assert!(text.contains("SKIP  c/2"), "{text}");
+        assert!(text.contains("1 passed, 1 failed, 1 skipped"), "{text}");
+        assert_eq!(r.counts(), (1, 1, 1));
+    }
+
+    #[test]
+    fn missing_driver_or_sysroot_is_a_clear_error() {
+        let d = tempfile::tempdir().unwrap();
+        let err = Toolchain::from_prefix(d.path(), d.path(), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no aarch64-linux-gnu-gcc"), "{err}");
+        let gcc = d.path().join("bin/aarch64-linux-gnu-gcc");
+        std::fs::create_dir_all(gcc.parent().unwrap()).unwrap();
+        std::fs::write(&gcc, "").unwrap();
+        let err = Toolchain::from_prefix(d.path(), d.path(), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an aarch64 glibc sysroot"), "{err}");
+    }
+}

@@ -21,7 +21,13 @@ pub const DEFAULT_TESTS: &[&str] = &[
     "nptl/tst-split-stack-tls-static",
     "elf/tst-tls_tp_offset",
     "nptl/tst-tls5",
+    CHECK_ABI,
 ];
+
+/// Pseudo test name for glibc's `make check-abi` (every library's exported
+/// symbols against its `.abilist`, including `__tcb_private_ss` at
+/// GLIBC_2.44 in `sysdeps/unix/sysv/linux/aarch64/libc.abilist`).
+pub const CHECK_ABI: &str = "check-abi";
 
 /// Outcome of one glibc test.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +67,26 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, tests: &[String]) -> Result<Vec<
     let _ = std::fs::remove_file(&log);
     let mut out = Vec::new();
     for t in tests {
+        if t == CHECK_ABI {
+            let r = Cmd::new("make")
+                .arg("check-abi")
+                .env("LC_ALL", "C")
+                .dir(&build)
+                .run_logged(ui, "glibc-tests: check-abi", &log);
+            let libc = std::fs::read_to_string(build.join("elf/check-abi-libc.test-result"))
+                .unwrap_or_default();
+            let result = if r.is_ok() && libc.starts_with("PASS") {
+                "PASS"
+            } else {
+                "FAIL"
+            };
+            ui.line(format!("glibc-tests: {result}: {t}"));
+            out.push(TestOutcome {
+                test: t.clone(),
+                result: result.to_string(),
+            });
+            continue;
+        }
         let r = Cmd::new("make")
             .arg("test")
             .arg(format!("t={t}"))
