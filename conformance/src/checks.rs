@@ -201,6 +201,23 @@ fn tls_variant_1(p: &Probe, static_link: bool) -> CheckResult {
     result(id, &title, outcome)
 }
 
+/// Compiles and links `src` at -O2 and reads its verneed table; a failure
+/// is the FAIL outcome naming the stage (compile/link or inspect).
+fn build_and_inspect(
+    p: &Probe,
+    name: &str,
+    src: &str,
+) -> Result<(std::path::PathBuf, Vec<crate::elf::VersionNeed>), Outcome> {
+    let exe = p
+        .compile(name, src, &["-O2"])
+        .map_err(|e| Outcome::Fail(format!("compile/link: {e:#}")))?;
+    let needs = std::fs::read(&exe)
+        .map_err(anyhow::Error::from)
+        .and_then(|d| needed_versions(&d))
+        .map_err(|e| Outcome::Fail(format!("inspect: {e:#}")))?;
+    Ok((exe, needs))
+}
+
 /// A program built without -fsplit-stack gains no GLIBC_2.44 dependency and
 /// runs on every old glibc.
 fn plain_program_needs_no_new_glibc(p: &Probe) -> CheckResult {
@@ -209,16 +226,9 @@ fn plain_program_needs_no_new_glibc(p: &Probe) -> CheckResult {
         "a program without -fsplit-stack needs no {} and runs on old glibc",
         abi::VERSION_NODE
     );
-    let exe = match p.compile("plain", PLAIN_SRC, &["-O2"]) {
-        Ok(e) => e,
-        Err(e) => return result(id, &title, Outcome::Fail(format!("compile: {e:#}"))),
-    };
-    let needs = match std::fs::read(&exe)
-        .map_err(anyhow::Error::from)
-        .and_then(|d| needed_versions(&d))
-    {
-        Ok(n) => n,
-        Err(e) => return result(id, &title, Outcome::Fail(format!("inspect: {e:#}"))),
+    let (exe, needs) = match build_and_inspect(p, "plain", PLAIN_SRC) {
+        Ok(x) => x,
+        Err(o) => return result(id, &title, o),
     };
     if let Some(n) = needs.iter().find(|n| n.version == abi::VERSION_NODE) {
         return result(
@@ -312,16 +322,9 @@ fn symbol_needs_new_glibc(p: &Probe) -> CheckResult {
         "a program using __tcb_private_ss needs {} and old glibc refuses it before its constructors",
         abi::VERSION_NODE
     );
-    let exe = match p.compile("symbol_ref", SYMBOL_SRC, &["-O2"]) {
-        Ok(e) => e,
-        Err(e) => return result(id, &title, Outcome::Fail(format!("compile/link: {e:#}"))),
-    };
-    let needs = match std::fs::read(&exe)
-        .map_err(anyhow::Error::from)
-        .and_then(|d| needed_versions(&d))
-    {
-        Ok(n) => n,
-        Err(e) => return result(id, &title, Outcome::Fail(format!("inspect: {e:#}"))),
+    let (exe, needs) = match build_and_inspect(p, "symbol_ref", SYMBOL_SRC) {
+        Ok(x) => x,
+        Err(o) => return result(id, &title, o),
     };
     if !needs
         .iter()

@@ -359,7 +359,6 @@ fn check_space(cache: &Cache) -> Result<()> {
 /// A configure + make + install step of an autotools component.
 struct Autotools<'a> {
     name: &'a str,
-    src: &'a Path,
     configure: Cmd,
     /// Key of the configuration; a change wipes the build tree.
     configure_key: String,
@@ -451,7 +450,6 @@ impl Autotools<'_> {
             self.name,
         )?;
         cache.mark_done(&build_step, &self.key, serde_json::Value::Null)?;
-        let _ = self.src;
         Ok(())
     }
 }
@@ -598,7 +596,6 @@ fn build_binutils(ctx: &mut Ctx, src: &Source, key: &str) -> Result<()> {
         .finish();
     Autotools {
         name: "binutils",
-        src: &src.tree,
         configure,
         configure_key,
         make_args: vec!["MAKEINFO=true".into(), "all".into()],
@@ -664,7 +661,6 @@ fn build_glibc(ctx: &mut Ctx, src: &Source, key: &str) -> Result<()> {
         .finish();
     Autotools {
         name: "glibc",
-        src: &src.tree,
         configure,
         configure_key,
         make_args: vec![],
@@ -727,7 +723,6 @@ fn build_gcc(ctx: &mut Ctx, src: &Source, keys: &Keys) -> Result<()> {
     let target = "aarch64-linux-gnu";
     Autotools {
         name: "gcc",
-        src: &src.tree,
         configure,
         configure_key,
         make_args: vec!["MAKEINFO=true".into(), "all".into()],
