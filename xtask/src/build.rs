@@ -635,16 +635,18 @@ fn install_linux_headers(ctx: &mut Ctx, deb: &Path, key: &str) -> Result<()> {
     ctx.cache.mark_done(step, key, serde_json::Value::Null)
 }
 
-fn build_glibc(ctx: &mut Ctx, src: &Source, key: &str) -> Result<()> {
-    let sysroot = ctx.cache.patched_sysroot();
+/// glibc's configure command for the source tree `tree` (used for the
+/// patched build and for the unpatched comparison build alike).
+pub fn glibc_configure(cache: &Cache, tree: &Path) -> Result<Cmd> {
+    let sysroot = cache.patched_sysroot();
     let build_triplet = Cmd::new("gcc").arg("-dumpmachine").read()?;
-    let configure = Cmd::new(src.tree.join("configure"))
+    Ok(Cmd::new(tree.join("configure"))
         .env("CC", "ccache aarch64-linux-gnu-gcc")
         // No cross C++ compiler: name one that does not exist, so that
         // configure does not silently pick the host's x86 g++.
         .env("CXX", "aarch64-linux-gnu-g++-absent")
         .env("CFLAGS", "-O2 -g")
-        .env("CCACHE_DIR", ctx.cache.ccache())
+        .env("CCACHE_DIR", cache.ccache())
         .env("LC_ALL", "C")
         .env_remove("CONFIG_SITE")
         .arg("--host=aarch64-linux-gnu")
@@ -654,7 +656,12 @@ fn build_glibc(ctx: &mut Ctx, src: &Source, key: &str) -> Result<()> {
             "--with-headers={}",
             sysroot.join("usr/include").display()
         ))
-        .args(["--disable-werror", "--without-selinux", "--disable-profile"]);
+        .args(["--disable-werror", "--without-selinux", "--disable-profile"]))
+}
+
+fn build_glibc(ctx: &mut Ctx, src: &Source, key: &str) -> Result<()> {
+    let sysroot = ctx.cache.patched_sysroot();
+    let configure = glibc_configure(ctx.cache, &src.tree)?;
     let configure_key = KeyHasher::new(RECIPE)
         .str("glibc-configure", &src.key)
         .str("cc", &bootstrap_cc_version()?)

@@ -9,6 +9,7 @@ mod build;
 mod cache;
 mod envcmd;
 mod git;
+mod glibccompare;
 mod glibctests;
 mod hostdeps;
 mod manifest;
@@ -56,6 +57,13 @@ enum Command {
     GlibcTests {
         /// Tests as `subdir/name` (e.g. nptl/tst-split-stack-guard).
         tests: Vec<String>,
+    },
+    /// Run glibc's own test subdirectories for the patched and the unpatched
+    /// glibc under qemu-user and compare (long; on demand).
+    GlibcCompare {
+        /// Test subdirectories (default: nptl elf).
+        #[arg(default_values_t = ["nptl".to_string(), "elf".to_string()])]
+        subdirs: Vec<String>,
     },
     /// Work with the patch series in patches/.
     Patches {
@@ -176,6 +184,12 @@ fn run() -> Result<ExitCode> {
         Command::Env { json } => envcmd::print(&cache, json)?,
         Command::Conformance(a) => return conformance(&ui, &cache, &repo, a),
         Command::Test(a) => return testcmd::run(&ui, &repo, &a.options()),
+        Command::GlibcCompare { subdirs } => {
+            let c = glibccompare::run(&ui, &cache, &repo, &subdirs)?;
+            if !c.regressions.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::GlibcTests { tests } => {
             let tests = if tests.is_empty() {
                 glibctests::DEFAULT_TESTS

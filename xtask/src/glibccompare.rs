@@ -1,0 +1,301 @@
+//! `cargo xtask glibc-compare`: runs glibc's own test subdirectories (by
+//! default `nptl` and `elf`) under qemu-user for the patched glibc and for
+//! the same glibc without the project's series, and compares the results.
+//!
+//! This is long (the unpatched build alone is ~6.5 minutes, the test runs
+//! much longer), so it is an on-demand command; CI runs only the series' own
+//! tests (`cargo xtask glibc-tests`).
+//!
+//! A regression is a test that passes unpatched and does not pass patched.
+//! Tests that fail on both sides are listed by name as environment
+//! limitations (qemu-user, this host), not hidden.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::build::glibc_configure;
+use crate::cache::{write_atomic, Cache, KeyHasher};
+use crate::git::{git, rev_parse};
+use crate::shell::{Cmd, Ui};
+
+/// Results of one side: test name (`nptl/tst-x`) to result (`PASS`, ...).
+pub type Results = BTreeMap<String, String>;
+
+/// Parses glibc `*.sum` files (`PASS: nptl/tst-x` lines).
+pub fn parse_sum(text: &str) -> Results {
+    text.lines()
+        .filter_map(|l| {
+            let (r, t) = l.split_once(": ")?;
+            r.chars()
+                .all(|c| c.is_ascii_uppercase())
+                .then(|| (t.trim().to_string(), r.to_string()))
+        })
+        .collect()
+}
+
+/// The comparison of the two sides.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Comparison {
+    /// Passes unpatched, does not pass patched.
+    pub regressions: Vec<(String, String, String)>,
+    /// Does not pass unpatched, passes patched.
+    pub fixed: Vec<String>,
+    /// Only in the patched run (tests the series adds).
+    pub new: Vec<(String, String)>,
+    /// Not passing (and not UNSUPPORTED) on either side.
+    pub both_fail: Vec<(String, String)>,
+    /// UNSUPPORTED on both sides.
+    pub unsupported: Vec<String>,
+    pub passed_both: usize,
+}
+
+fn passes(r: &str) -> bool {
+    matches!(r, "PASS" | "XFAIL")
+}
+
+/// Compares unpatched and patched results.
+pub fn compare(unpatched: &Results, patched: &Results) -> Comparison {
+    let mut c = Comparison::default();
+    for (t, p) in patched {
+        match unpatched.get(t) {
+            None => c.new.push((t.clone(), p.clone())),
+            Some(u) if passes(u) && !passes(p) => {
+                c.regressions.push((t.clone(), u.clone(), p.clone()))
+            }
+            Some(u) if !passes(u) && passes(p) => c.fixed.push(t.clone()),
+            Some(u) if passes(u) => c.passed_both += 1,
+            Some(u) if u == "UNSUPPORTED" && p == "UNSUPPORTED" => c.unsupported.push(t.clone()),
+            Some(_) => c.both_fail.push((t.clone(), p.clone())),
+        }
+    }
+    for (t, u) in unpatched {
+        if !patched.contains_key(t) && passes(u) {
+            c.regressions
+                .push((t.clone(), u.clone(), "MISSING".to_string()));
+        }
+    }
+    c
+}
+
+/// Makes sure the unpatched glibc (the `base` commit of the glibc work tree)
+/// is built in `<cache>/build/glibc-unpatched`.
+fn build_unpatched(ui: &Ui, cache: &Cache) -> Result<PathBuf> {
+    let main_tree = cache.src("glibc");
+    let base = rev_parse(&main_tree, "base")
+        .context("no glibc work tree: run `cargo xtask build-toolchain` first")?;
+    let tree = cache.src("glibc-unpatched");
+    let build = cache.build("glibc-unpatched");
+    let log = cache.log("glibc-unpatched");
+    let key = KeyHasher::new("glibc-unpatched-v1")
+        .str("base", &base)
+        .finish();
+    if cache.is_done("glibc-unpatched", &key) && build.join("libc.so").exists() {
+        return Ok(build);
+    }
+    cache.clear("glibc-unpatched")?;
+    if tree.exists() {
+        let _ = git(&main_tree)
+            .args(["worktree", "remove", "--force"])
+            .arg(&tree)
+            .output();
+        if tree.exists() {
+            std::fs::remove_dir_all(&tree)?;
+        }
+    }
+    git(&main_tree).args(["worktree", "prune"]).read()?;
+    git(&main_tree)
+        .args(["worktree", "add", "--detach", "-q"])
+        .arg(&tree)
+        .arg(&base)
+        .read()?;
+    if build.exists() {
+        std::fs::remove_dir_all(&build)?;
+    }
+    std::fs::create_dir_all(&build)?;
+    glibc_configure(cache, &tree)?.dir(&build).run_logged(
+        ui,
+        "glibc-unpatched: configure",
+        &log,
+    )?;
+    Cmd::new("make")
+        .arg(format!(
+            "-j{}",
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        ))
+        .env("CCACHE_DIR", cache.ccache())
+        .env("LC_ALL", "C")
+        .dir(&build)
+        .run_logged(ui, "glibc-unpatched: make", &log)?;
+    cache.mark_done("glibc-unpatched", &key, serde_json::Value::Null)?;
+    Ok(build)
+}
+
+/// Runs `make -k check subdirs=...` in `build` and collects the results.
+fn run_side(
+    ui: &Ui,
+    cache: &Cache,
+    repo: &Path,
+    name: &str,
+    build: &Path,
+    sysroot: &Path,
+    subdirs: &[String],
+) -> Result<Results> {
+    let log = cache.log(&format!("glibc-compare-{name}"));
+    let _ = std::fs::remove_file(&log);
+    // Failing tests make `make check` fail; the results are in the .sum
+    // files, so the exit status is not an error here.
+    let _ = Cmd::new("make")
+        .arg("-k")
+        .arg(format!(
+            "-j{}",
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        ))
+        .arg("check")
+        .arg(format!("subdirs={}", subdirs.join(" ")))
+        .arg(format!(
+            "test-wrapper={}",
+            crate::glibctests::wrapper(repo).display()
+        ))
+        .env("SPLIT_STACK_TEST_SYSROOT", sysroot)
+        .env("CCACHE_DIR", cache.ccache())
+        .env("LC_ALL", "C")
+        .dir(build)
+        .run_logged(ui, &format!("glibc-compare: {name}: make check"), &log);
+    let mut all = Results::new();
+    for s in subdirs {
+        let sum = build.join(s).join("subdir-tests.sum");
+        let text = std::fs::read_to_string(&sum).with_context(|| {
+            format!(
+                "{} missing: the {name} test run did not complete (see {})",
+                sum.display(),
+                log.display()
+            )
+        })?;
+        all.extend(parse_sum(&text));
+    }
+    Ok(all)
+}
+
+/// Runs the comparison and writes `<cache>/logs/glibc-compare.md`.
+/// Returns the comparison; the caller fails on regressions.
+pub fn run(ui: &Ui, cache: &Cache, repo: &Path, subdirs: &[String]) -> Result<Comparison> {
+    let patched = cache.build("glibc");
+    if !patched.join("libc.so").exists() {
+        bail!("no patched glibc build: run `cargo xtask build-toolchain` first");
+    }
+    let unpatched = build_unpatched(ui, cache)?;
+    let stock = cache.old_sysroot("glibc-2.43-stock");
+    let u = run_side(ui, cache, repo, "unpatched", &unpatched, &stock, subdirs)?;
+    let p = run_side(
+        ui,
+        cache,
+        repo,
+        "patched",
+        &patched,
+        &cache.patched_sysroot(),
+        subdirs,
+    )?;
+    let c = compare(&u, &p);
+    let mut md = format!(
+        "# glibc test comparison under qemu-user ({})\n\n\
+         | | unpatched | patched |\n|---|---|---|\n| tests | {} | {} |\n\n\
+         - passing on both sides: {}\n- regressions: {}\n- fixed: {}\n- new tests: {}\n\
+         - failing on both sides: {}\n- unsupported on both sides: {}\n",
+        subdirs.join(", "),
+        u.len(),
+        p.len(),
+        c.passed_both,
+        c.regressions.len(),
+        c.fixed.len(),
+        c.new.len(),
+        c.both_fail.len(),
+        c.unsupported.len()
+    );
+    let mut section = |title: &str, rows: Vec<String>| {
+        if !rows.is_empty() {
+            md.push_str(&format!("\n## {title}\n\n"));
+            for r in rows {
+                md.push_str(&format!("- {r}\n"));
+            }
+        }
+    };
+    section(
+        "Regressions (pass unpatched, not patched)",
+        c.regressions
+            .iter()
+            .map(|(t, u, p)| format!("{t}: {u} -> {p}"))
+            .collect(),
+    );
+    section(
+        "New tests",
+        c.new.iter().map(|(t, r)| format!("{t}: {r}")).collect(),
+    );
+    section(
+        "Failing on both sides (environment: qemu-user, this host)",
+        c.both_fail
+            .iter()
+            .map(|(t, r)| format!("{t}: {r}"))
+            .collect(),
+    );
+    section("Fixed", c.fixed.clone());
+    let out = cache.logs().join("glibc-compare.md");
+    write_atomic(&out, md.as_bytes())?;
+    print!("{md}");
+    ui.line(format!("report: {}", out.display()));
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(pairs: &[(&str, &str)]) -> Results {
+        pairs
+            .iter()
+            .map(|(t, v)| (t.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn sum_files_are_parsed() {
+        let text = "PASS: nptl/tst-a\nFAIL: nptl/tst-b\nUNSUPPORTED: elf/tst-c\nnoise line\n";
+        let m = parse_sum(text);
+        assert_eq!(m.len(), 3);
+        assert_eq!(m["nptl/tst-b"], "FAIL");
+    }
+
+    #[test]
+    fn comparison_classifies_every_test() {
+        let u = r(&[
+            ("a", "PASS"),
+            ("b", "PASS"),
+            ("c", "FAIL"),
+            ("d", "FAIL"),
+            ("e", "UNSUPPORTED"),
+            ("gone", "PASS"),
+        ]);
+        let p = r(&[
+            ("a", "PASS"),
+            ("b", "FAIL"),
+            ("c", "PASS"),
+            ("d", "FAIL"),
+            ("e", "UNSUPPORTED"),
+            ("new", "PASS"),
+        ]);
+        let c = compare(&u, &p);
+        assert_eq!(c.passed_both, 1);
+        assert_eq!(
+            c.regressions,
+            vec![
+                ("b".into(), "PASS".into(), "FAIL".into()),
+                ("gone".into(), "PASS".into(), "MISSING".into())
+            ]
+        );
+        assert_eq!(c.fixed, vec!["c".to_string()]);
+        assert_eq!(c.both_fail, vec![("d".into(), "FAIL".into())]);
+        assert_eq!(c.unsupported, vec!["e".to_string()]);
+        assert_eq!(c.new, vec![("new".into(), "PASS".into())]);
+    }
+}
