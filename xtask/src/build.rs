@@ -889,6 +889,42 @@ mod tests {
     }
 
     #[test]
+    fn install_sync_rewrites_only_changed_files() {
+        let d = tempfile::tempdir().unwrap();
+        let (from, to) = (d.path().join("stage"), d.path().join("prefix"));
+        for dir in [&from, &to] {
+            std::fs::create_dir_all(dir.join("lib")).unwrap();
+        }
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        for (name, staged, installed) in [
+            ("lib/same.so", "same", "same"),
+            ("lib/changed.so", "new", "old"),
+        ] {
+            std::fs::write(from.join(name), staged).unwrap();
+            std::fs::write(to.join(name), installed).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(to.join(name))
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+        std::fs::write(from.join("lib/added.so"), "added").unwrap();
+        sync_tree(&Ui::new(), &from, &to, &d.path().join("log"), "test").unwrap();
+        let mtime = |n: &str| std::fs::metadata(to.join(n)).unwrap().modified().unwrap();
+        assert_eq!(mtime("lib/same.so"), old, "identical file was rewritten");
+        assert_ne!(mtime("lib/changed.so"), old);
+        assert_eq!(
+            std::fs::read_to_string(to.join("lib/changed.so")).unwrap(),
+            "new"
+        );
+        assert_eq!(
+            std::fs::read_to_string(to.join("lib/added.so")).unwrap(),
+            "added"
+        );
+    }
+
+    #[test]
     fn host_flags_follow_the_profile() {
         let mut o = BuildOptions::default();
         assert_eq!(o.host_cflags(), "-O1 -g0");
