@@ -1,6 +1,6 @@
 //! `cargo xtask test`: the project's whole test run, as CI runs it:
 //! `cargo fmt --check`, `cargo clippy -- -D warnings`, build/update the
-//! toolchain, then `cargo test --workspace` with the toolchain's location
+//! toolchain, then `cargo test --workspace --all-targets` with the toolchain's location
 //! exported so the integration tests really use it.
 
 use std::path::Path;
@@ -77,7 +77,7 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
     }
     ui.line("test: cargo test --workspace");
     if !cargo(
-        &["test", "--workspace"],
+        &["test", "--workspace", "--all-targets"],
         repo,
         &[(TOOLCHAIN_JSON_ENV, json.as_path())],
     )? {
