@@ -118,8 +118,28 @@ pub fn all(p: &Probe) -> Vec<CheckResult> {
     v.push(glibc_symbol_value(p));
     v.push(runtime_slot(p, false));
     v.push(runtime_slot(p, true));
-    // Checks that need a compiler that accepts -fsplit-stack.  Until they
-    // are implemented they are reported as SKIP, never as PASS.
+    for case in RUNTIME_CASES {
+        v.push(if split_ok {
+            runtime_case(p, case)
+        } else {
+            result(
+                case.id,
+                case.title,
+                Outcome::Skip(format!("needs {SPLIT_STACK_ACCEPTED}")),
+            )
+        });
+    }
+    v.push(if split_ok {
+        split_program_refused(p)
+    } else {
+        result(
+            SPLIT_REFUSAL_ID,
+            SPLIT_REFUSAL_TITLE,
+            Outcome::Skip(format!("needs {SPLIT_STACK_ACCEPTED}")),
+        )
+    });
+    // Checks that need a compiler that accepts -fsplit-stack and are not
+    // implemented yet: reported as SKIP, never as PASS.
     for (id, title) in [
         (
             "prologue/layout",
@@ -128,14 +148,6 @@ pub fn all(p: &Probe) -> Vec<CheckResult> {
         (
             "tcb/guard-offset",
             "GCC's code and libgcc use the guard at TP-8 that glibc provides",
-        ),
-        (
-            "refusal/split-program",
-            "-fsplit-stack programs need GLIBC_2.44 and old glibc refuses them",
-        ),
-        (
-            "runtime/deep-recursion",
-            "deep recursion on small stacks, main thread and threads",
         ),
     ] {
         let why = if split_ok {
@@ -438,4 +450,212 @@ fn runtime_slot(p: &Probe, static_link: bool) -> CheckResult {
         Err(e) => Outcome::Fail(format!("run: {e:#}")),
     };
     result(id, &title, outcome)
+}
+
+/// A runtime case: a C program from `conformance/cases/`, built with
+/// `-fsplit-stack` and the given flags, run under qemu-user on the glibc
+/// under test.  It passes only if it exits 0 with exactly `expect` on
+/// stdout (each program verifies every value it computes).
+pub struct RuntimeCase {
+    /// Check identifier in the report.
+    pub id: &'static str,
+    /// One-line description.
+    pub title: &'static str,
+    /// The program's file name in `conformance/cases/`.
+    pub file: &'static str,
+    /// Its source text.
+    pub src: &'static str,
+    /// Compiler flags besides `-fsplit-stack`.
+    pub flags: &'static [&'static str],
+    /// The exact expected standard output.
+    pub expect: &'static str,
+}
+
+const RECURSION_SRC: &str = include_str!("../cases/recursion.c");
+const ARGS_SRC: &str = include_str!("../cases/args.c");
+const ALLOCA_SRC: &str = include_str!("../cases/alloca.c");
+
+/// The runtime cases, in report order.
+pub const RUNTIME_CASES: &[RuntimeCase] = &[
+    RuntimeCase {
+        id: "runtime/deep-recursion",
+        title: "deep recursion on small stacks, initial thread and 64 KiB threads",
+        file: "recursion.c",
+        src: RECURSION_SRC,
+        flags: &["-O2", "-pthread"],
+        expect: "recursion ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/deep-recursion-O0",
+        title: "deep recursion on small stacks at -O0",
+        file: "recursion.c",
+        src: RECURSION_SRC,
+        flags: &["-O0", "-pthread"],
+        expect: "recursion ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/static-pthread",
+        title: "deep recursion in threads of a -static -pthread program",
+        file: "recursion.c",
+        src: RECURSION_SRC,
+        flags: &["-O2", "-static", "-pthread"],
+        expect: "recursion ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/arguments",
+        title: "stack, FP, HFA and variadic arguments and struct returns across __morestack",
+        file: "args.c",
+        src: ARGS_SRC,
+        flags: &["-O2"],
+        expect: "args ok 1\n",
+    },
+    RuntimeCase {
+        id: "runtime/arguments-O0",
+        title: "arguments across __morestack at -O0",
+        file: "args.c",
+        src: ARGS_SRC,
+        flags: &["-O0"],
+        expect: "args ok 1\n",
+    },
+    RuntimeCase {
+        id: "runtime/alloca",
+        title: "VLAs up to 64 KiB at every level of a recursion",
+        file: "alloca.c",
+        src: ALLOCA_SRC,
+        flags: &["-O2"],
+        expect: "alloca ok\n",
+    },
+];
+
+/// Judges a run of a runtime case; split out so that it can be tested.
+pub fn judge_run(case: &RuntimeCase, r: &crate::probe::Run) -> Outcome {
+    if r.ok() && r.stdout == case.expect {
+        Outcome::Pass(format!("{}: {}", case.file, r.stdout.trim()))
+    } else {
+        Outcome::Fail(format!(
+            "run {}: exit {:?}, stdout {:?}, stderr {:?}",
+            case.file,
+            r.code,
+            r.stdout,
+            r.stderr.trim()
+        ))
+    }
+}
+
+fn runtime_case(p: &Probe, case: &RuntimeCase) -> CheckResult {
+    let mut flags = vec!["-fsplit-stack"];
+    flags.extend_from_slice(case.flags);
+    let exe = match p.compile(&case.id.replace(['/', '-'], "_"), case.src, &flags) {
+        Ok(e) => e,
+        Err(e) => {
+            return result(
+                case.id,
+                case.title,
+                Outcome::Fail(format!("compile {}: {e:#}", case.file)),
+            )
+        }
+    };
+    let outcome = match p.run(&exe, &p.tc.sysroot, &[]) {
+        Ok(r) => judge_run(case, &r),
+        Err(e) => Outcome::Fail(format!("run: {e:#}")),
+    };
+    result(case.id, case.title, outcome)
+}
+
+const SPLIT_REFUSAL_ID: &str = "refusal/split-program";
+const SPLIT_REFUSAL_TITLE: &str =
+    "-fsplit-stack programs need GLIBC_2.44 and old glibc refuses them before their constructors";
+
+/// A `-fsplit-stack` program (the recursion case, which has no
+/// reference of its own to glibc's symbol) needs GLIBC_2.44 through
+/// libgcc's split-stack runtime, and every old glibc refuses it.
+fn split_program_refused(p: &Probe) -> CheckResult {
+    let (id, title) = (SPLIT_REFUSAL_ID, SPLIT_REFUSAL_TITLE);
+    let exe = match p.compile(
+        "split_refusal",
+        RECURSION_SRC,
+        &["-O2", "-fsplit-stack", "-pthread"],
+    ) {
+        Ok(e) => e,
+        Err(e) => return result(id, title, Outcome::Fail(format!("compile: {e:#}"))),
+    };
+    let needs = match std::fs::read(&exe)
+        .map_err(anyhow::Error::from)
+        .and_then(|d| needed_versions(&d))
+    {
+        Ok(n) => n,
+        Err(e) => return result(id, title, Outcome::Fail(format!("inspect: {e:#}"))),
+    };
+    if !needs
+        .iter()
+        .any(|n| n.file == "libc.so.6" && n.version == abi::VERSION_NODE)
+    {
+        return result(
+            id,
+            title,
+            Outcome::Fail(format!(
+                "inspect: no {} need on libc.so.6",
+                abi::VERSION_NODE
+            )),
+        );
+    }
+    let outcome = match refused_everywhere(p, &exe) {
+        Ok(seen) => Outcome::Pass(format!(
+            "needs {} from libc.so.6; refused by {seen}",
+            abi::VERSION_NODE
+        )),
+        Err(e) if e.starts_with("no old glibc") => Outcome::Skip(e),
+        Err(e) => Outcome::Fail(e),
+    };
+    result(id, title, outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Run;
+
+    fn run(code: Option<i32>, stdout: &str) -> Run {
+        Run {
+            code,
+            stdout: stdout.into(),
+            stderr: "qemu: uncaught target signal 11".into(),
+        }
+    }
+
+    #[test]
+    fn a_crashed_case_fails() {
+        let case = &RUNTIME_CASES[0];
+        let o = judge_run(case, &run(None, ""));
+        assert!(
+            matches!(o, Outcome::Fail(ref m) if m.contains("signal 11")),
+            "{o:?}"
+        );
+    }
+
+    #[test]
+    fn a_case_with_wrong_output_fails() {
+        let case = &RUNTIME_CASES[3];
+        let o = judge_run(case, &run(Some(0), "args FAILED: depth 3000 errors 1\n"));
+        assert!(
+            matches!(o, Outcome::Fail(ref m) if m.contains("FAILED")),
+            "{o:?}"
+        );
+        let o = judge_run(case, &run(Some(1), case.expect));
+        assert!(matches!(o, Outcome::Fail(_)), "{o:?}");
+    }
+
+    #[test]
+    fn a_good_case_passes() {
+        let case = &RUNTIME_CASES[0];
+        let o = judge_run(case, &run(Some(0), case.expect));
+        assert!(matches!(o, Outcome::Pass(_)), "{o:?}");
+    }
+
+    #[test]
+    fn every_case_source_states_what_it_checks() {
+        for c in RUNTIME_CASES {
+            assert!(c.src.starts_with("/* Checks: "), "{}", c.file);
+        }
+    }
 }

@@ -7,6 +7,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::Toolchain;
 
+/// Seconds a test program may run under qemu-user before it is killed.
+pub const RUN_TIMEOUT_SECS: u64 = 300;
+
 /// Result of running a program under qemu.
 #[derive(Debug, Clone)]
 pub struct Run {
@@ -76,9 +79,12 @@ impl<'a> Probe<'a> {
     }
 
     /// Runs `exe` under `qemu-aarch64 -L sysroot` with extra environment
-    /// variables for the guest.
+    /// variables for the guest, killed after [`RUN_TIMEOUT_SECS`] seconds
+    /// (a hung case is reported as a failure, not waited for).
     pub fn run(&self, exe: &Path, sysroot: &Path, env: &[(&str, &str)]) -> Result<Run> {
-        let mut cmd = Command::new(&self.tc.qemu);
+        let mut cmd = Command::new("timeout");
+        cmd.args(["--kill-after=5", &RUN_TIMEOUT_SECS.to_string()])
+            .arg(&self.tc.qemu);
         cmd.arg("-L").arg(sysroot);
         for (k, v) in env {
             cmd.arg("-E").arg(format!("{k}={v}"));
@@ -88,10 +94,14 @@ impl<'a> Probe<'a> {
             .env_remove("QEMU_LD_PREFIX")
             .output()
             .with_context(|| format!("cannot run {}", self.tc.qemu.display()))?;
+        let mut stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        if o.status.code() == Some(124) {
+            stderr.push_str(&format!("\n(timed out after {RUN_TIMEOUT_SECS} s)"));
+        }
         Ok(Run {
             code: o.status.code(),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            stderr,
         })
     }
 }

@@ -702,6 +702,10 @@ fn build_gcc(ctx: &mut Ctx, src: &Source, keys: &Keys) -> Result<()> {
             "--with-pkgversion=split-stack-aarch64",
             "--enable-shared",
             "--enable-threads=posix",
+            // The patched glibc 2.43 provides the split-stack guard slot
+            // and its GLIBC_2.44 symbol, which GCC's -fsplit-stack support
+            // requires (glibc >= 2.44); see docs/abi.md.
+            "--with-glibc-version=2.44",
             "--enable-__cxa_atexit",
             "--enable-checking=release",
             "--disable-multilib",
@@ -719,6 +723,8 @@ fn build_gcc(ctx: &mut Ctx, src: &Source, keys: &Keys) -> Result<()> {
         ]);
     let configure_key = KeyHasher::new(RECIPE)
         .str("gcc-configure", &src.key)
+        // The whole command line: a changed configure option reconfigures.
+        .str("command", &configure.display())
         .str("profile", ctx.opts.host_cflags())
         .str("langs", langs)
         .str("binutils", &keys.binutils)
