@@ -138,25 +138,46 @@ pub fn all(p: &Probe) -> Vec<CheckResult> {
             Outcome::Skip(format!("needs {SPLIT_STACK_ACCEPTED}")),
         )
     });
-    // Checks that need a compiler that accepts -fsplit-stack and are not
-    // implemented yet: reported as SKIP, never as PASS.
-    for (id, title) in [
+    let (layout, gcc_offsets) = if split_ok {
+        prologue_layout(p)
+    } else {
         (
-            "prologue/layout",
-            "prologue matches the forms of docs/abi.md, per frame class",
-        ),
-        (
-            "tcb/guard-offset",
-            "GCC's code and libgcc use the guard at TP-8 that glibc provides",
-        ),
-    ] {
-        let why = if split_ok {
-            "not implemented in this version of the suite".to_string()
-        } else {
-            format!("needs {SPLIT_STACK_ACCEPTED}")
-        };
-        v.push(result(id, title, Outcome::Skip(why)));
-    }
+            result(
+                PROLOGUE_ID,
+                PROLOGUE_TITLE,
+                Outcome::Skip(format!("needs {SPLIT_STACK_ACCEPTED}")),
+            ),
+            Vec::new(),
+        )
+    };
+    v.push(layout);
+    v.push(if split_ok {
+        notes(p)
+    } else {
+        result(
+            NOTES_ID,
+            NOTES_TITLE,
+            Outcome::Skip(format!("needs {SPLIT_STACK_ACCEPTED}")),
+        )
+    });
+    v.push(if split_ok {
+        linker_non_split(p)
+    } else {
+        result(
+            LINKER_ID,
+            LINKER_TITLE,
+            Outcome::Skip(format!("needs {SPLIT_STACK_ACCEPTED}")),
+        )
+    });
+    v.push(if split_ok {
+        guard_offset_four_ways(p, &gcc_offsets)
+    } else {
+        result(
+            GUARD_OFFSET_ID,
+            GUARD_OFFSET_TITLE,
+            Outcome::Skip(format!("needs {SPLIT_STACK_ACCEPTED}")),
+        )
+    });
     v
 }
 
@@ -610,6 +631,681 @@ fn split_program_refused(p: &Probe) -> CheckResult {
     result(id, title, outcome)
 }
 
+const PROLOGUE_SRC: &str = include_str!("../cases/prologue.c");
+const PROLOGUE_ID: &str = "prologue/layout";
+const PROLOGUE_TITLE: &str = "prologues match the forms of docs/abi.md, per frame class";
+
+/// What a corpus function's prologue must look like.
+#[derive(Debug, Clone, Copy)]
+pub enum Expect {
+    /// No split-stack check (no_split_stack, or no stack and no calls);
+    /// at -O0 the function may get a small-form check for its spills.
+    NoCheck,
+    /// The given form, asking for at least `min_bytes`, with or without
+    /// the argument pointer.
+    Form {
+        form: &'static str,
+        min_bytes: u64,
+        arg_pointer: bool,
+    },
+}
+
+/// Expected prologue per function of `conformance/cases/prologue.c`.
+pub const PROLOGUE_CORPUS: &[(&str, Expect)] = &[
+    ("frame_none", Expect::NoCheck),
+    (
+        "frame_16",
+        Expect::Form {
+            form: "S",
+            min_bytes: 16,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "tail_call",
+        Expect::Form {
+            form: "S",
+            min_bytes: 0,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "frame_256",
+        Expect::Form {
+            form: "S",
+            min_bytes: 256,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "frame_4k",
+        Expect::Form {
+            form: "L",
+            min_bytes: 4096,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "frame_64k",
+        Expect::Form {
+            form: "L",
+            min_bytes: 65536,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "frame_1m",
+        Expect::Form {
+            form: "L",
+            min_bytes: 1 << 20,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "frame_16m",
+        Expect::Form {
+            form: "H",
+            min_bytes: 16 << 20,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "frame_64m",
+        Expect::Form {
+            form: "H",
+            min_bytes: 64 << 20,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "leaf_512",
+        Expect::Form {
+            form: "S",
+            min_bytes: 512,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "stack_args",
+        Expect::Form {
+            form: "S",
+            min_bytes: 64,
+            arg_pointer: true,
+        },
+    ),
+    (
+        "varargs",
+        Expect::Form {
+            form: "S",
+            min_bytes: 64,
+            arg_pointer: true,
+        },
+    ),
+    (
+        "dynamic_alloca",
+        Expect::Form {
+            form: "S",
+            min_bytes: 16,
+            arg_pointer: false,
+        },
+    ),
+    ("not_split", Expect::NoCheck),
+];
+
+/// Option sets the corpus is compiled with.
+const PROLOGUE_OPTIONS: &[&[&str]] = &[
+    &["-O2"],
+    &["-O0"],
+    &["-Os"],
+    &["-O2", "-fPIC"],
+    &["-O2", "-mbranch-protection=standard"],
+    &["-O1", "-mcmodel=tiny"],
+];
+
+/// Checks one function against its expectation; returns the decoded fast
+/// path (None if it correctly has no check).
+pub fn judge_function(
+    f: &crate::elf::ObjectFunction,
+    expect: Expect,
+    optimized: bool,
+    bti: bool,
+) -> Result<Option<crate::prologue::FastPath>, String> {
+    use crate::prologue::{check_cold_block, parse_fast_path, FrameForm};
+    let has_check = f
+        .code
+        .chunks(4)
+        .take(3)
+        .any(|w| w == 0xd53bd049u32.to_le_bytes())
+        || !f.morestack_relocs.is_empty();
+    match expect {
+        Expect::NoCheck if !has_check => return Ok(None),
+        Expect::NoCheck if optimized => {
+            return Err(format!(
+                "{}: has a split-stack check, expected none",
+                f.name
+            ))
+        }
+        _ => {}
+    }
+    let fp = parse_fast_path(&f.code).map_err(|e| format!("{}: {e}", f.name))?;
+    if f.morestack_relocs.len() != 1 {
+        return Err(format!(
+            "{}: {} branches to __morestack, expected exactly one (in the cold block)",
+            f.name,
+            f.morestack_relocs.len()
+        ));
+    }
+    let small = check_cold_block(&f.code, fp.cold_at, fp.form, |at| {
+        f.morestack_relocs.contains(&at)
+    })
+    .map_err(|e| format!("{}: cold block: {e}", f.name))?;
+    let requested = match fp.form {
+        FrameForm::Small => small.unwrap_or(0),
+        FrameForm::Sub { pages } => u64::from(pages) * 4096,
+        FrameForm::MovzMovk { bytes } => bytes,
+    };
+    if bti && !fp.bti {
+        return Err(format!(
+            "{}: no `bti c` at the entry with BTI enabled",
+            f.name
+        ));
+    }
+    if let Expect::Form {
+        form,
+        min_bytes,
+        arg_pointer,
+    } = expect
+    {
+        if fp.form.name() != form {
+            return Err(format!(
+                "{}: form {} (requests {requested} bytes), expected form {form}",
+                f.name,
+                fp.form.name()
+            ));
+        }
+        if requested < min_bytes {
+            return Err(format!(
+                "{}: requests {requested} bytes, but its frame is at least {min_bytes}",
+                f.name
+            ));
+        }
+        if arg_pointer && !fp.arg_pointer {
+            return Err(format!(
+                "{}: has stack arguments but sets no argument pointer (mov x14, sp)",
+                f.name
+            ));
+        }
+    }
+    Ok(Some(fp))
+}
+
+/// The prologue layout check; also returns the guard offsets decoded from
+/// GCC's code, for the four-way offset check.
+fn prologue_layout(p: &Probe) -> (CheckResult, Vec<i64>) {
+    let (id, title) = (PROLOGUE_ID, PROLOGUE_TITLE);
+    let mut errors = Vec::new();
+    let mut offsets = Vec::new();
+    let mut max_count: std::collections::BTreeMap<&str, usize> = Default::default();
+    let mut checked = 0usize;
+    for (k, opts) in PROLOGUE_OPTIONS.iter().enumerate() {
+        let mut flags = vec!["-fsplit-stack", "-c"];
+        flags.extend_from_slice(opts);
+        let obj = match p.compile(&format!("prologue_{k}.o"), PROLOGUE_SRC, &flags) {
+            Ok(o) => o,
+            Err(e) => {
+                return (
+                    result(id, title, Outcome::Fail(format!("compile: {e:#}"))),
+                    offsets,
+                )
+            }
+        };
+        let funcs = match std::fs::read(&obj)
+            .map_err(anyhow::Error::from)
+            .and_then(|d| crate::elf::functions(&d, "__morestack"))
+        {
+            Ok(f) => f,
+            Err(e) => {
+                return (
+                    result(id, title, Outcome::Fail(format!("inspect: {e:#}"))),
+                    offsets,
+                )
+            }
+        };
+        let optimized = !opts.contains(&"-O0");
+        let bti = opts.iter().any(|o| o.starts_with("-mbranch-protection"));
+        for (name, expect) in PROLOGUE_CORPUS {
+            let Some(f) = funcs.iter().find(|f| f.name == *name) else {
+                errors.push(format!(
+                    "[{}] {name}: not found in the object",
+                    opts.join(" ")
+                ));
+                continue;
+            };
+            checked += 1;
+            match judge_function(f, *expect, optimized, bti) {
+                Ok(Some(fp)) => {
+                    offsets.push(fp.guard_offset);
+                    let base = fp.instructions - usize::from(fp.arg_pointer);
+                    let e = max_count.entry(fp.form.name()).or_default();
+                    *e = (*e).max(base);
+                }
+                Ok(None) => {}
+                Err(e) => errors.push(format!("[{}] {e}", opts.join(" "))),
+            }
+        }
+    }
+    let outcome = if errors.is_empty() {
+        let counts: Vec<String> = max_count.iter().map(|(f, n)| format!("{f} {n}")).collect();
+        Outcome::Pass(format!(
+            "{checked} functions under {} option sets; fast-path instructions (excluding bti, and the mov x14 of functions with stack arguments): {}",
+            PROLOGUE_OPTIONS.len(),
+            counts.join(", ")
+        ))
+    } else {
+        Outcome::Fail(errors.join("\n"))
+    };
+    (result(id, title, outcome), offsets)
+}
+
+const GUARD_OFFSET_ID: &str = "tcb/guard-offset";
+const GUARD_OFFSET_TITLE: &str =
+    "glibc, GCC's code, libgcc and the running program agree on the guard at TP-8";
+
+/// Reads the guard of the initial thread after libgcc's constructor ran.
+const GUARD_PROBE_SRC: &str = include_str!("../cases/guard.c");
+
+/// Decodes `mrs x9, tpidr_el0` followed by `ldur`/`stur` of x0 at
+/// [x9, #off] (skipping a leading `bti c`); returns `off` in bytes.
+pub fn guard_access_offset(code: &[u8]) -> Result<i64, String> {
+    use yaxpeax_arch::{Decoder, U8Reader};
+    use yaxpeax_arm::armv8::a64::{InstDecoder, Opcode, Operand};
+    let d = InstDecoder::default();
+    let mut insns = Vec::new();
+    for w in code.chunks(4).take(4) {
+        let mut r = U8Reader::new(w);
+        insns.push(d.decode(&mut r).map_err(|e| format!("{e:?}"))?);
+    }
+    let mut it = insns.iter().skip_while(|i| i.opcode == Opcode::HINT);
+    let mrs = it.next().ok_or("empty function")?;
+    if mrs.opcode != Opcode::MRS
+        || !matches!(
+            mrs.operands[1],
+            Operand::SystemReg(crate::prologue::TPIDR_EL0)
+        )
+    {
+        return Err(format!("`{mrs}`, expected mrs xN, tpidr_el0"));
+    }
+    let acc = it.next().ok_or("function too short")?;
+    match (acc.opcode, &acc.operands[1]) {
+        (
+            Opcode::LDUR | Opcode::STUR | Opcode::LDR | Opcode::STR,
+            Operand::RegPreIndex(_, off, false),
+        ) => Ok(i64::from(*off)),
+        _ => Err(format!("`{acc}`, expected ldur/stur x0, [xN, #off]")),
+    }
+}
+
+fn libgcc_offsets(p: &Probe) -> Result<Vec<(String, i64)>, String> {
+    use object::read::archive::ArchiveFile;
+    let out = std::process::Command::new(&p.tc.gcc)
+        .arg("-print-libgcc-file-name")
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", p.tc.gcc.display()))?;
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let data = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
+    let ar = ArchiveFile::parse(&*data).map_err(|e| format!("{path}: {e}"))?;
+    for m in ar.members() {
+        let m = m.map_err(|e| format!("{path}: {e}"))?;
+        if m.name() != b"morestack.o" {
+            continue;
+        }
+        let bytes = m.data(&*data).map_err(|e| format!("{path}: {e}"))?;
+        let funcs = crate::elf::functions(bytes, "__morestack").map_err(|e| format!("{e:#}"))?;
+        let mut v = Vec::new();
+        for name in ["__morestack_get_guard", "__morestack_set_guard"] {
+            let f = funcs
+                .iter()
+                .find(|f| f.name == name)
+                .ok_or_else(|| format!("{path}: morestack.o has no {name}"))?;
+            v.push((
+                name.to_string(),
+                guard_access_offset(&f.code).map_err(|e| format!("{name}: {e}"))?,
+            ));
+        }
+        return Ok(v);
+    }
+    Err(format!(
+        "{path} has no morestack.o: the split-stack runtime is missing from libgcc"
+    ))
+}
+
+fn guard_offset_four_ways(p: &Probe, gcc: &[i64]) -> CheckResult {
+    let (id, title) = (GUARD_OFFSET_ID, GUARD_OFFSET_TITLE);
+    let want = abi::GUARD_OFFSET_FROM_TP;
+    let mut found = Vec::new();
+    // 1. glibc: the value of the exported __tcb_private_ss.
+    let libc = [
+        "lib64/libc.so.6",
+        "lib/libc.so.6",
+        "lib/aarch64-linux-gnu/libc.so.6",
+    ]
+    .iter()
+    .map(|c| p.tc.sysroot.join(c))
+    .find(|c| c.exists());
+    match libc.map(|l| {
+        std::fs::read(l)
+            .map_err(anyhow::Error::from)
+            .and_then(|d| crate::elf::dynamic_i64(&d, "__tcb_private_ss"))
+    }) {
+        Some(Ok(v)) if v == want => found.push(format!("glibc __tcb_private_ss = {v}")),
+        Some(Ok(v)) => {
+            return result(
+                id,
+                title,
+                Outcome::Fail(format!("glibc's __tcb_private_ss is {v}, expected {want}")),
+            )
+        }
+        Some(Err(e)) => return result(id, title, Outcome::Fail(format!("glibc: {e:#}"))),
+        None => {
+            return result(
+                id,
+                title,
+                Outcome::Fail("no libc.so.6 in the sysroot".into()),
+            )
+        }
+    }
+    // 2. GCC: the ldur immediates of the decoded prologues.
+    if gcc.is_empty() {
+        return result(
+            id,
+            title,
+            Outcome::Fail(
+                "no decoded prologue to read GCC's offset from (see prologue/layout)".into(),
+            ),
+        );
+    }
+    if let Some(bad) = gcc.iter().find(|&&o| o != want) {
+        return result(
+            id,
+            title,
+            Outcome::Fail(format!("GCC's prologue loads the guard at TP{bad:+}")),
+        );
+    }
+    found.push(format!("GCC ldur #{want} in {} prologues", gcc.len()));
+    // 3. libgcc: __morestack_get_guard / __morestack_set_guard, decoded.
+    match libgcc_offsets(p) {
+        Ok(v) => {
+            if let Some((n, o)) = v.iter().find(|(_, o)| *o != want) {
+                return result(
+                    id,
+                    title,
+                    Outcome::Fail(format!("libgcc {n} accesses TP{o:+}")),
+                );
+            }
+            found.push(format!(
+                "libgcc {} at #{want}",
+                v.iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            ));
+        }
+        Err(e) => return result(id, title, Outcome::Fail(format!("libgcc: {e}"))),
+    }
+    // 4. Run time: libgcc's constructor set the guard of the initial thread
+    // at TP-8 a little below SP.
+    let exe = match p.compile("guard_probe", GUARD_PROBE_SRC, &["-O2", "-fsplit-stack"]) {
+        Ok(e) => e,
+        Err(e) => return result(id, title, Outcome::Fail(format!("compile guard.c: {e:#}"))),
+    };
+    match p.run(&exe, &p.tc.sysroot, &[]) {
+        Ok(r) if r.ok() && r.stdout.starts_with("guard ok") => {
+            found.push(format!("run time: {}", r.stdout.trim()))
+        }
+        Ok(r) => {
+            return result(
+                id,
+                title,
+                Outcome::Fail(format!(
+                    "run guard.c: exit {:?}, stdout {:?}, stderr {:?}",
+                    r.code,
+                    r.stdout,
+                    r.stderr.trim()
+                )),
+            )
+        }
+        Err(e) => return result(id, title, Outcome::Fail(format!("run: {e:#}"))),
+    }
+    result(id, title, Outcome::Pass(format!("{} (glibc from its exported symbol, read with object; GCC and libgcc decoded with yaxpeax-arm)", found.join("; "))))
+}
+
+const NOTES_ID: &str = "notes/split-stack";
+const NOTES_TITLE: &str =
+    "objects carry .note.GNU-split-stack, and .note.GNU-no-split-stack when they have no_split_stack functions";
+
+/// Names of the sections of an object file.
+fn section_names(path: &std::path::Path) -> Result<Vec<String>, String> {
+    use object::{Object, ObjectSection};
+    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = object::File::parse(&*data).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(file
+        .sections()
+        .filter_map(|s| s.name().ok().map(str::to_string))
+        .collect())
+}
+
+/// Judges the notes of a split-stack object with only split functions
+/// (`plain`) and one with a `no_split_stack` function (`mixed`).
+pub fn judge_notes(plain: &[String], mixed: &[String]) -> Outcome {
+    let has = |v: &[String], n: &str| v.iter().any(|s| s == n);
+    let (split, nosplit) = (".note.GNU-split-stack", ".note.GNU-no-split-stack");
+    if !has(plain, split) || !has(mixed, split) {
+        return Outcome::Fail(format!("a -fsplit-stack object lacks {split}"));
+    }
+    if has(plain, nosplit) {
+        return Outcome::Fail(format!(
+            "an object without no_split_stack functions has {nosplit}"
+        ));
+    }
+    if !has(mixed, nosplit) {
+        return Outcome::Fail(format!(
+            "an object with a no_split_stack function lacks {nosplit}"
+        ));
+    }
+    Outcome::Pass(format!(
+        "{split} in both objects; {nosplit} only in the one with a no_split_stack function"
+    ))
+}
+
+fn notes(p: &Probe) -> CheckResult {
+    let (id, title) = (NOTES_ID, NOTES_TITLE);
+    let build = |name: &str, src: &str| {
+        p.compile(name, src, &["-O2", "-fsplit-stack", "-c"])
+            .map_err(|e| format!("compile: {e:#}"))
+            .and_then(|o| section_names(&o))
+    };
+    let plain = build("notes_plain.o", PROBE_SRC);
+    let mixed = build(
+        "notes_mixed.o",
+        &format!("{PROBE_SRC}__attribute__ ((no_split_stack)) int g (int x) {{ return f (x); }}\n"),
+    );
+    let outcome = match (plain, mixed) {
+        (Ok(a), Ok(b)) => judge_notes(&a, &b),
+        (Err(e), _) | (_, Err(e)) => Outcome::Fail(e),
+    };
+    result(id, title, outcome)
+}
+
+const LINKER_ID: &str = "linker/non-split-calls";
+const LINKER_TITLE: &str =
+    "gold rewrites prologues that call non-split code (adjusted frame, __morestack_non_split) and the program runs";
+const LINKER_CALLER_SRC: &str = include_str!("../cases/linker_caller.c");
+const LINKER_CALLEE_SRC: &str = include_str!("../cases/linker_callee.c");
+
+/// Checks the prologue of `split_caller` after gold's rewrite: the fast
+/// path now always takes the cold block (b.lo turned into b) or asks for at
+/// least `adjust` more bytes, and the cold block branches to
+/// `__morestack_non_split` at `non_split` (an address in the executable).
+pub fn judge_rewritten(
+    before: &crate::prologue::FastPath,
+    code: &[u8],
+    func_addr: u64,
+    non_split: u64,
+    adjust: u64,
+) -> Result<String, String> {
+    use crate::prologue::{parse_fast_path, FrameForm};
+    use yaxpeax_arch::{Decoder, U8Reader};
+    use yaxpeax_arm::armv8::a64::{InstDecoder, Opcode, Operand};
+    let decode = |at: u64| {
+        let w = code
+            .get(at as usize..at as usize + 4)
+            .ok_or_else(|| format!("+{at}: outside the function"))?;
+        InstDecoder::default()
+            .decode(&mut U8Reader::new(w))
+            .map_err(|e| format!("+{at}: {e:?}"))
+    };
+    let branch = decode(before.branch_at)?;
+    let how = match branch.opcode {
+        Opcode::B => "b.lo turned into b (always __morestack_non_split)".to_string(),
+        Opcode::Bcc(_) => {
+            let after = parse_fast_path(code)?;
+            let bytes = |f: FrameForm| match f {
+                FrameForm::Sub { pages } => u64::from(pages) * 4096,
+                FrameForm::MovzMovk { bytes } => bytes,
+                FrameForm::Small => 0,
+            };
+            if bytes(after.form) < bytes(before.form) + adjust {
+                return Err(format!(
+                    "the fast path asks for {} bytes after linking, {} before: not raised by {adjust}",
+                    bytes(after.form),
+                    bytes(before.form)
+                ));
+            }
+            format!(
+                "frame raised from {} to {} bytes",
+                bytes(before.form),
+                bytes(after.form)
+            )
+        }
+        _ => return Err(format!("+{}: `{branch}` after linking", before.branch_at)),
+    };
+    // The cold block's branch: the last of its instructions.
+    let n = if before.form == FrameForm::Small {
+        3
+    } else {
+        2
+    };
+    let mut at = before.cold_at + 4 * n;
+    let mut b = decode(at)?;
+    if b.opcode != Opcode::B {
+        // -mcmodel=tiny: adr instead of adrp/add.
+        at -= 4;
+        b = decode(at)?;
+    }
+    let Operand::PCOffset(off) = b.operands[0] else {
+        return Err(format!("+{at}: `{b}`, expected b __morestack_non_split"));
+    };
+    let target = (func_addr as i64 + at as i64 + off) as u64;
+    if target != non_split {
+        return Err(format!(
+            "the cold block branches to {target:#x}, not __morestack_non_split ({non_split:#x})"
+        ));
+    }
+    Ok(how)
+}
+
+fn linker_non_split(p: &Probe) -> CheckResult {
+    use object::{Object, ObjectSymbol};
+    let (id, title) = (LINKER_ID, LINKER_TITLE);
+    let caller = p.compile(
+        "linker_caller.o",
+        LINKER_CALLER_SRC,
+        &["-O2", "-fsplit-stack", "-c"],
+    );
+    let callee = p.compile("linker_callee.o", LINKER_CALLEE_SRC, &["-O2", "-c"]);
+    let (caller, callee) = match (caller, callee) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            return result(id, title, Outcome::Fail(format!("compile: {e:#}")))
+        }
+    };
+    // The prologue before linking.
+    let before = match std::fs::read(&caller)
+        .map_err(anyhow::Error::from)
+        .and_then(|d| crate::elf::functions(&d, "__morestack"))
+    {
+        Ok(f) => match f.iter().find(|f| f.name == "split_caller") {
+            Some(f) => match crate::prologue::parse_fast_path(&f.code) {
+                Ok(fp) => fp,
+                Err(e) => return result(id, title, Outcome::Fail(format!("before linking: {e}"))),
+            },
+            None => return result(id, title, Outcome::Fail("no split_caller".into())),
+        },
+        Err(e) => return result(id, title, Outcome::Fail(format!("inspect: {e:#}"))),
+    };
+    let exe = match p.link(
+        "linker_gold",
+        &[caller, callee],
+        &["-fsplit-stack", "-fuse-ld=gold"],
+    ) {
+        Ok(e) => e,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            let line = msg
+                .lines()
+                .find(|l| l.contains("error"))
+                .unwrap_or("link failed")
+                .trim()
+                .to_string();
+            return result(id, title, Outcome::Fail(format!("link with gold: {line}")));
+        }
+    };
+    let data = match std::fs::read(&exe) {
+        Ok(d) => d,
+        Err(e) => return result(id, title, Outcome::Fail(format!("read: {e}"))),
+    };
+    let Ok(file) = object::File::parse(&*data) else {
+        return result(id, title, Outcome::Fail("linked file is not ELF".into()));
+    };
+    let addr = |n: &str| {
+        file.symbols()
+            .find(|s| s.name() == Ok(n))
+            .map(|s| s.address())
+    };
+    let (Some(func), Some(non_split)) = (addr("split_caller"), addr("__morestack_non_split"))
+    else {
+        return result(
+            id,
+            title,
+            Outcome::Fail(
+                "split_caller or __morestack_non_split missing from the executable".into(),
+            ),
+        );
+    };
+    let code = match crate::elf::functions(&data, "__morestack") {
+        Ok(f) => match f.into_iter().find(|f| f.name == "split_caller") {
+            Some(f) => f.code,
+            None => return result(id, title, Outcome::Fail("no split_caller".into())),
+        },
+        Err(e) => return result(id, title, Outcome::Fail(format!("inspect: {e:#}"))),
+    };
+    let how = match judge_rewritten(&before, &code, func, non_split, 0x100000) {
+        Ok(h) => h,
+        Err(e) => return result(id, title, Outcome::Fail(format!("after linking: {e}"))),
+    };
+    let outcome = match p.run(&exe, &p.tc.sysroot, &[]) {
+        Ok(r) if r.ok() && r.stdout == "linker ok\n" => Outcome::Pass(format!("{how}; runs")),
+        Ok(r) => Outcome::Fail(format!(
+            "{how}; run: exit {:?}, stdout {:?}, stderr {:?}",
+            r.code,
+            r.stdout,
+            r.stderr.trim()
+        )),
+        Err(e) => Outcome::Fail(format!("run: {e:#}")),
+    };
+    result(id, title, outcome)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -650,6 +1346,51 @@ mod tests {
         let case = &RUNTIME_CASES[0];
         let o = judge_run(case, &run(Some(0), case.expect));
         assert!(matches!(o, Outcome::Pass(_)), "{o:?}");
+    }
+
+    #[test]
+    fn notes_checker_fails_on_missing_or_extra_notes() {
+        let v = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let split = ".note.GNU-split-stack";
+        let nosplit = ".note.GNU-no-split-stack";
+        assert!(matches!(
+            judge_notes(&v(&[split]), &v(&[split, nosplit])),
+            Outcome::Pass(_)
+        ));
+        assert!(
+            matches!(judge_notes(&v(&[]), &v(&[split, nosplit])), Outcome::Fail(ref m) if m.contains("lacks"))
+        );
+        assert!(matches!(
+            judge_notes(&v(&[split, nosplit]), &v(&[split, nosplit])),
+            Outcome::Fail(_)
+        ));
+        assert!(matches!(
+            judge_notes(&v(&[split]), &v(&[split])),
+            Outcome::Fail(_)
+        ));
+    }
+
+    #[test]
+    fn a_prologue_left_unchanged_by_the_linker_fails() {
+        // mrs; ldur; cmp sp, x9; b.lo +4; [cold:] sub x10, sp, #272;
+        // adrp x12; add x12; b +0x100 (not __morestack_non_split)
+        let words: [u32; 8] = [
+            0xd53bd049, 0xf85f8129, 0xeb2963ff, 0x54000023, 0xd10443ea, 0x9000000c, 0x9100018c,
+            0x14000040,
+        ];
+        let code: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let before = crate::prologue::parse_fast_path(&code).unwrap();
+        let e = judge_rewritten(&before, &code, 0x1000, 0x9000, 0x100000).unwrap_err();
+        assert!(
+            e.contains("not raised") || e.contains("not __morestack_non_split"),
+            "{e}"
+        );
+        // The same with b.lo turned into b and the branch retargeted.
+        let mut w2 = words;
+        w2[3] = 0x14000001; // b +4
+        w2[7] = 0x14000000 | ((0x9000 - 0x101c) / 4); // b __morestack_non_split
+        let code2: Vec<u8> = w2.iter().flat_map(|w| w.to_le_bytes()).collect();
+        assert!(judge_rewritten(&before, &code2, 0x1000, 0x9000, 0x100000).is_ok());
     }
 
     #[test]

@@ -61,3 +61,58 @@ pub fn dynamic_i64(data: &[u8], name: &str) -> Result<i64> {
     let arr: [u8; 8] = bytes.try_into().context("short read")?;
     Ok(i64::from_le_bytes(arr))
 }
+
+/// A defined function of a relocatable object: its name, bytes, and the
+/// offsets (from the function start, in bytes) of relocations whose
+/// target symbol is `__morestack`.
+#[derive(Debug, Clone)]
+pub struct ObjectFunction {
+    /// Symbol name.
+    pub name: String,
+    /// The function's machine code (its symbol's size).
+    pub code: Vec<u8>,
+    /// Offsets of relocations against `__morestack` inside the function.
+    pub morestack_relocs: Vec<u64>,
+}
+
+/// The defined functions of an ELF relocatable object or executable,
+/// read with `object`.  Errors: not an ELF file, unreadable sections.
+pub fn functions(data: &[u8], reloc_target: &str) -> Result<Vec<ObjectFunction>> {
+    use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget, SymbolKind};
+    let file = object::File::parse(data).context("not an ELF object")?;
+    let mut out = Vec::new();
+    for sym in file.symbols() {
+        if sym.kind() != SymbolKind::Text || !sym.is_definition() || sym.size() == 0 {
+            continue;
+        }
+        let Some(index) = sym.section_index() else {
+            continue;
+        };
+        let section = file.section_by_index(index)?;
+        let bytes = section.data()?;
+        let start = (sym.address() - section.address()) as usize;
+        let end = start + sym.size() as usize;
+        let code = bytes
+            .get(start..end)
+            .with_context(|| format!("{} lies outside its section", sym.name().unwrap_or("?")))?
+            .to_vec();
+        let mut morestack_relocs = Vec::new();
+        for (off, rel) in section.relocations() {
+            let off = off - section.address();
+            if off < start as u64 || off >= end as u64 {
+                continue;
+            }
+            if let RelocationTarget::Symbol(si) = rel.target() {
+                if file.symbol_by_index(si)?.name()? == reloc_target {
+                    morestack_relocs.push(off - start as u64);
+                }
+            }
+        }
+        out.push(ObjectFunction {
+            name: sym.name()?.to_string(),
+            code,
+            morestack_relocs,
+        });
+    }
+    Ok(out)
+}

@@ -16,6 +16,7 @@ pub mod abi;
 mod checks;
 pub mod elf;
 mod probe;
+pub mod prologue;
 
 pub use probe::Probe;
 

@@ -78,6 +78,28 @@ impl<'a> Probe<'a> {
         Ok(out)
     }
 
+    /// Links `objects` with `flags` into the executable `name`.  Returns
+    /// its path, or the driver's diagnostics as the error.
+    pub fn link(&self, name: &str, objects: &[PathBuf], flags: &[&str]) -> Result<PathBuf> {
+        let out = self.dir.join(name);
+        let o = Command::new(&self.tc.gcc)
+            .args(flags)
+            .args(objects)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .with_context(|| format!("cannot run {}", self.tc.gcc.display()))?;
+        if !o.status.success() {
+            bail!(
+                "{} {} failed:\n{}",
+                self.tc.gcc.display(),
+                flags.join(" "),
+                String::from_utf8_lossy(&o.stderr).trim_end()
+            );
+        }
+        Ok(out)
+    }
+
     /// Runs `exe` under `qemu-aarch64 -L sysroot` with extra environment
     /// variables for the guest, killed after [`RUN_TIMEOUT_SECS`] seconds
     /// (a hung case is reported as a failure, not waited for).
