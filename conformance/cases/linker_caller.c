@@ -18,6 +18,24 @@ split_caller (long x)
   return non_split_work (x) + buf[x & 63] - (char) x;
 }
 
+/* The same with frames of the other two prologue forms: 64 KiB (the
+   page count of the SUB is raised) and 20 MiB (MOVZ/MOVK re-encoded).  */
+long
+split_caller_l (long x)
+{
+  volatile char buf[64 * 1024];
+  buf[x] = (char) x;
+  return non_split_work (x) + buf[x] - (char) x;
+}
+
+long
+split_caller_h (long x)
+{
+  volatile char buf[20 * 1024 * 1024];
+  buf[x] = (char) x;
+  return non_split_work (x) + buf[x] - (char) x;
+}
+
 static long
 descend (int n)
 {
@@ -31,9 +49,11 @@ int
 main (void)
 {
   long r = descend (2000);
-  if (r != 7 * 3 + 1)
+  long l = split_caller_l (5);
+  long h = split_caller_h (6);
+  if (r != 7 * 3 + 1 || l != 5 * 3 + 1 || h != 6 * 3 + 1)
     {
-      printf ("linker FAILED: %ld\n", r);
+      printf ("linker FAILED: %ld %ld %ld\n", r, l, h);
       return 1;
     }
   printf ("linker ok\n");

@@ -1217,6 +1217,7 @@ pub fn judge_rewritten(
 fn linker_non_split(p: &Probe) -> CheckResult {
     use object::{Object, ObjectSymbol};
     let (id, title) = (LINKER_ID, LINKER_TITLE);
+    let fail = |m: String| result(id, title, Outcome::Fail(m));
     let caller = p.compile(
         "linker_caller.o",
         LINKER_CALLER_SRC,
@@ -1225,24 +1226,27 @@ fn linker_non_split(p: &Probe) -> CheckResult {
     let callee = p.compile("linker_callee.o", LINKER_CALLEE_SRC, &["-O2", "-c"]);
     let (caller, callee) = match (caller, callee) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => {
-            return result(id, title, Outcome::Fail(format!("compile: {e:#}")))
-        }
+        (Err(e), _) | (_, Err(e)) => return fail(format!("compile: {e:#}")),
     };
-    // The prologue before linking.
-    let before = match std::fs::read(&caller)
+    // The callers, one per prologue form, and their prologues before linking.
+    let names = ["split_caller", "split_caller_l", "split_caller_h"];
+    let before_funcs = match std::fs::read(&caller)
         .map_err(anyhow::Error::from)
         .and_then(|d| crate::elf::functions(&d, "__morestack"))
     {
-        Ok(f) => match f.iter().find(|f| f.name == "split_caller") {
-            Some(f) => match crate::prologue::parse_fast_path(&f.code) {
-                Ok(fp) => fp,
-                Err(e) => return result(id, title, Outcome::Fail(format!("before linking: {e}"))),
-            },
-            None => return result(id, title, Outcome::Fail("no split_caller".into())),
-        },
-        Err(e) => return result(id, title, Outcome::Fail(format!("inspect: {e:#}"))),
+        Ok(f) => f,
+        Err(e) => return fail(format!("inspect: {e:#}")),
     };
+    let mut before = Vec::new();
+    for n in names {
+        let Some(f) = before_funcs.iter().find(|f| f.name == n) else {
+            return fail(format!("no {n} in the object"));
+        };
+        match crate::prologue::parse_fast_path(&f.code) {
+            Ok(fp) => before.push(fp),
+            Err(e) => return fail(format!("{n} before linking: {e}")),
+        }
+    }
     let exe = match p.link(
         "linker_gold",
         &[caller, callee],
@@ -1257,42 +1261,81 @@ fn linker_non_split(p: &Probe) -> CheckResult {
                 .unwrap_or("link failed")
                 .trim()
                 .to_string();
-            return result(id, title, Outcome::Fail(format!("link with gold: {line}")));
+            return fail(format!("link with gold: {line}"));
         }
     };
     let data = match std::fs::read(&exe) {
         Ok(d) => d,
-        Err(e) => return result(id, title, Outcome::Fail(format!("read: {e}"))),
+        Err(e) => return fail(format!("read: {e}")),
     };
     let Ok(file) = object::File::parse(&*data) else {
-        return result(id, title, Outcome::Fail("linked file is not ELF".into()));
+        return fail("linked file is not ELF".into());
     };
     let addr = |n: &str| {
         file.symbols()
             .find(|s| s.name() == Ok(n))
             .map(|s| s.address())
     };
-    let (Some(func), Some(non_split)) = (addr("split_caller"), addr("__morestack_non_split"))
-    else {
-        return result(
-            id,
-            title,
-            Outcome::Fail(
-                "split_caller or __morestack_non_split missing from the executable".into(),
-            ),
-        );
+    let Some(non_split) = addr("__morestack_non_split") else {
+        return fail("__morestack_non_split missing from the executable".into());
     };
-    let code = match crate::elf::functions(&data, "__morestack") {
-        Ok(f) => match f.into_iter().find(|f| f.name == "split_caller") {
-            Some(f) => f.code,
-            None => return result(id, title, Outcome::Fail("no split_caller".into())),
-        },
-        Err(e) => return result(id, title, Outcome::Fail(format!("inspect: {e:#}"))),
+    let after_funcs = match crate::elf::functions(&data, "__morestack") {
+        Ok(f) => f,
+        Err(e) => return fail(format!("inspect: {e:#}")),
     };
-    let how = match judge_rewritten(&before, &code, func, non_split, 0x100000) {
-        Ok(h) => h,
-        Err(e) => return result(id, title, Outcome::Fail(format!("after linking: {e}"))),
+    let mut hows = Vec::new();
+    for (n, b) in names.iter().zip(&before) {
+        let (Some(func), Some(f)) = (addr(n), after_funcs.iter().find(|f| f.name == *n)) else {
+            return fail(format!("{n} missing from the executable"));
+        };
+        match judge_rewritten(b, &f.code, func, non_split, 0x100000) {
+            Ok(h) => hows.push(format!("{n} ({}): {h}", b.form.name())),
+            Err(e) => return fail(format!("{n} after linking: {e}")),
+        }
+    }
+    // A custom --split-stack-adjust-size is honoured (form L).
+    let custom = 0x300000u64;
+    let caller2 = p.compile(
+        "linker_caller2.o",
+        LINKER_CALLER_SRC,
+        &["-O2", "-fsplit-stack", "-c"],
+    );
+    let callee2 = p.compile("linker_callee2.o", LINKER_CALLEE_SRC, &["-O2", "-c"]);
+    let (Ok(caller2), Ok(callee2)) = (caller2, callee2) else {
+        return fail("compile for the custom adjust size failed".into());
     };
+    let adjust_flag = format!("-Wl,--split-stack-adjust-size={custom:#x}");
+    match p
+        .link(
+            "linker_gold_adjust",
+            &[caller2, callee2],
+            &["-fsplit-stack", "-fuse-ld=gold", &adjust_flag],
+        )
+        .map_err(|e| format!("{e:#}"))
+        .and_then(|exe| std::fs::read(exe).map_err(|e| e.to_string()))
+        .and_then(|d| {
+            let file = object::File::parse(&*d).map_err(|e| e.to_string())?;
+            let a = file
+                .symbols()
+                .find(|s| s.name() == Ok("split_caller_l"))
+                .map(|s| s.address())
+                .ok_or("no split_caller_l")?;
+            let ns = file
+                .symbols()
+                .find(|s| s.name() == Ok("__morestack_non_split"))
+                .map(|s| s.address())
+                .ok_or("no __morestack_non_split")?;
+            let f = crate::elf::functions(&d, "__morestack")
+                .map_err(|e| format!("{e:#}"))?
+                .into_iter()
+                .find(|f| f.name == "split_caller_l")
+                .ok_or("no split_caller_l")?;
+            judge_rewritten(&before[1], &f.code, a, ns, custom)
+        }) {
+        Ok(h) => hows.push(format!("--split-stack-adjust-size={custom:#x}: {h}")),
+        Err(e) => return fail(format!("custom adjust size: {e}")),
+    }
+    let how = hows.join("; ");
     let outcome = match p.run(&exe, &p.tc.sysroot, &[]) {
         Ok(r) if r.ok() && r.stdout == "linker ok\n" => Outcome::Pass(format!("{how}; runs")),
         Ok(r) => Outcome::Fail(format!(
