@@ -495,6 +495,8 @@ pub struct RuntimeCase {
 const RECURSION_SRC: &str = include_str!("../cases/recursion.c");
 const ARGS_SRC: &str = include_str!("../cases/args.c");
 const ALLOCA_SRC: &str = include_str!("../cases/alloca.c");
+const SIGNALS_SRC: &str = include_str!("../cases/signals.c");
+const COROUTINES_SRC: &str = include_str!("../cases/coroutines.c");
 
 /// The runtime cases, in report order.
 pub const RUNTIME_CASES: &[RuntimeCase] = &[
@@ -537,6 +539,22 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: ARGS_SRC,
         flags: &["-O0"],
         expect: "args ok 1\n",
+    },
+    RuntimeCase {
+        id: "runtime/signals",
+        title: "a 1 ms timer signal interrupts deep recursion across segments",
+        file: "signals.c",
+        src: SIGNALS_SRC,
+        flags: &["-O2"],
+        expect: "signals ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/coroutines",
+        title: "64 coroutines on __splitstack_makecontext stacks, suspended mid-recursion",
+        file: "coroutines.c",
+        src: COROUTINES_SRC,
+        flags: &["-O2"],
+        expect: "coroutines ok\n",
     },
     RuntimeCase {
         id: "runtime/alloca",
