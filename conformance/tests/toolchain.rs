@@ -120,6 +120,18 @@ fn conformance_report_agrees_with_the_built_toolchain() {
         "probe said: {}",
         b.probe
     );
+    // The toolchain this project builds implements the whole ABI: with
+    // -fsplit-stack accepted, every check must pass.
+    if accepted {
+        let bad: Vec<String> = report
+            .results
+            .iter()
+            .filter(|r| !matches!(r.outcome, Outcome::Pass(_)))
+            .map(|r| format!("{}: {:?}", r.id, r.outcome))
+            .collect();
+        assert!(bad.is_empty(), "checks not passing:\n{}", bad.join("\n"));
+        assert!(report.conformant());
+    }
     // A SKIP is never a pass.
     if report
         .results

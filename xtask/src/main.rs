@@ -11,6 +11,7 @@ mod envcmd;
 mod git;
 mod glibccompare;
 mod glibctests;
+mod goldtests;
 mod hostdeps;
 mod manifest;
 mod patches;

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: the project's whole test run, as CI runs it:
 //! `cargo fmt --check`, `cargo clippy -- -D warnings`, build/update the
-//! toolchain, then `cargo test --workspace --all-targets` with the toolchain's location
+//! toolchain, the glibc series' tests, gold's `split_aarch64.sh`, then
+//! `cargo test --workspace --all-targets` with the toolchain's location
 //! exported so the integration tests really use it.
 
 use std::path::Path;
@@ -72,6 +73,14 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
             "glibc tests failed: {} (log: {})",
             bad.join(", "),
             cache.log("glibc-tests").display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    ui.line("test: the gold series' testsuite script");
+    if crate::goldtests::run(ui, &cache)? != "PASS" {
+        eprintln!(
+            "gold test failed (log: {})",
+            cache.log("gold-tests").display()
         );
         return Ok(ExitCode::FAILURE);
     }
