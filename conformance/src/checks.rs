@@ -118,66 +118,36 @@ pub fn all(p: &Probe) -> Vec<CheckResult> {
     v.push(glibc_symbol_value(p));
     v.push(runtime_slot(p, false));
     v.push(runtime_slot(p, true));
-    for case in RUNTIME_CASES {
-        v.push(if split_ok {
-            runtime_case(p, case)
+    // Checks that need a compiler that accepts -fsplit-stack: SKIP
+    // otherwise, never PASS.
+    let gated = |id: &str, title: &str, check: &dyn Fn() -> CheckResult| {
+        if split_ok {
+            check()
         } else {
             result(
-                case.id,
-                case.title,
+                id,
+                title,
                 Outcome::Skip(format!("needs {SPLIT_STACK_ACCEPTED}")),
             )
-        });
-    }
-    v.push(if split_ok {
-        split_program_refused(p)
-    } else {
-        result(
-            SPLIT_REFUSAL_ID,
-            SPLIT_REFUSAL_TITLE,
-            Outcome::Skip(format!("needs {SPLIT_STACK_ACCEPTED}")),
-        )
-    });
-    let (layout, gcc_offsets) = if split_ok {
-        prologue_layout(p)
-    } else {
-        (
-            result(
-                PROLOGUE_ID,
-                PROLOGUE_TITLE,
-                Outcome::Skip(format!("needs {SPLIT_STACK_ACCEPTED}")),
-            ),
-            Vec::new(),
-        )
+        }
     };
-    v.push(layout);
-    v.push(if split_ok {
-        notes(p)
-    } else {
-        result(
-            NOTES_ID,
-            NOTES_TITLE,
-            Outcome::Skip(format!("needs {SPLIT_STACK_ACCEPTED}")),
-        )
-    });
-    v.push(if split_ok {
-        linker_non_split(p)
-    } else {
-        result(
-            LINKER_ID,
-            LINKER_TITLE,
-            Outcome::Skip(format!("needs {SPLIT_STACK_ACCEPTED}")),
-        )
-    });
-    v.push(if split_ok {
-        guard_offset_four_ways(p, &gcc_offsets)
-    } else {
-        result(
-            GUARD_OFFSET_ID,
-            GUARD_OFFSET_TITLE,
-            Outcome::Skip(format!("needs {SPLIT_STACK_ACCEPTED}")),
-        )
-    });
+    for case in RUNTIME_CASES {
+        v.push(gated(case.id, case.title, &|| runtime_case(p, case)));
+    }
+    v.push(gated(SPLIT_REFUSAL_ID, SPLIT_REFUSAL_TITLE, &|| {
+        split_program_refused(p)
+    }));
+    let gcc_offsets = std::cell::RefCell::new(Vec::new());
+    v.push(gated(PROLOGUE_ID, PROLOGUE_TITLE, &|| {
+        let (r, offsets) = prologue_layout(p);
+        *gcc_offsets.borrow_mut() = offsets;
+        r
+    }));
+    v.push(gated(NOTES_ID, NOTES_TITLE, &|| notes(p)));
+    v.push(gated(LINKER_ID, LINKER_TITLE, &|| linker_non_split(p)));
+    v.push(gated(GUARD_OFFSET_ID, GUARD_OFFSET_TITLE, &|| {
+        guard_offset_four_ways(p, &gcc_offsets.borrow())
+    }));
     v
 }
 

@@ -59,32 +59,22 @@ impl<'a> Probe<'a> {
     pub fn compile(&self, name: &str, src: &str, flags: &[&str]) -> Result<PathBuf> {
         let c = self.dir.join(format!("{name}.c"));
         std::fs::write(&c, src)?;
-        let out = self.dir.join(name);
-        let o = Command::new(&self.tc.gcc)
-            .args(flags)
-            .arg(&c)
-            .arg("-o")
-            .arg(&out)
-            .output()
-            .with_context(|| format!("cannot run {}", self.tc.gcc.display()))?;
-        if !o.status.success() {
-            bail!(
-                "{} {} failed:\n{}",
-                self.tc.gcc.display(),
-                flags.join(" "),
-                String::from_utf8_lossy(&o.stderr).trim_end()
-            );
-        }
-        Ok(out)
+        self.drive(name, flags, &[c])
     }
 
     /// Links `objects` with `flags` into the executable `name`.  Returns
     /// its path, or the driver's diagnostics as the error.
     pub fn link(&self, name: &str, objects: &[PathBuf], flags: &[&str]) -> Result<PathBuf> {
+        self.drive(name, flags, objects)
+    }
+
+    /// Runs the driver on `inputs` with `flags`, output `name` in the
+    /// scratch directory.
+    fn drive(&self, name: &str, flags: &[&str], inputs: &[PathBuf]) -> Result<PathBuf> {
         let out = self.dir.join(name);
         let o = Command::new(&self.tc.gcc)
             .args(flags)
-            .args(objects)
+            .args(inputs)
             .arg("-o")
             .arg(&out)
             .output()
