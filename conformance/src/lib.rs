@@ -165,6 +165,44 @@ impl Report {
     }
 }
 
+impl Report {
+    /// The report as Markdown, fit for a mailing-list message or a CI
+    /// summary: the verdict, the toolchain, and one table row per check
+    /// (multi-line details are joined with `<br>`, `|` is escaped).
+    pub fn markdown(&self) -> String {
+        let cell = |t: &str| {
+            t.replace('|', "\\|")
+                .lines()
+                .collect::<Vec<_>>()
+                .join("<br>")
+        };
+        let (p, f, k) = self.counts();
+        let mut s = format!(
+            "## AArch64 split-stack ABI conformance\n\n**{}** ({p} passed, {f} failed, {k} skipped; the ABI is `docs/abi.md`)\n\n",
+            self.verdict
+        );
+        s.push_str(&format!(
+            "- compiler: `{}`\n- sysroot: `{}`\n",
+            self.toolchain.gcc.display(),
+            self.toolchain.sysroot.display()
+        ));
+        for o in &self.toolchain.old_sysroots {
+            s.push_str(&format!("- old glibc: `{}`\n", o.display()));
+        }
+        s.push_str("\n| check | result | what | detail |\n|---|---|---|---|\n");
+        for r in &self.results {
+            s.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                r.id,
+                r.outcome.label(),
+                cell(&r.title),
+                cell(r.outcome.reason())
+            ));
+        }
+        s
+    }
+}
+
 /// Runs every check against `tc`.
 ///
 /// Errors only for problems of the suite itself (no temporary directory,
@@ -198,6 +236,38 @@ pub fn run(tc: &Toolchain) -> Result<Report> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markdown_has_one_row_per_check_and_escapes_pipes() {
+        let report = Report {
+            toolchain: Toolchain {
+                gcc: "gcc".into(),
+                sysroot: "/s".into(),
+                old_sysroots: vec![],
+                qemu: "qemu-aarch64".into(),
+            },
+            verdict: "NOT CONFORMANT: 1 check(s) failed, 0 skipped".into(),
+            results: vec![
+                CheckResult {
+                    id: "a/b".into(),
+                    title: "t".into(),
+                    outcome: Outcome::Fail("x | y\nsecond".into()),
+                },
+                CheckResult {
+                    id: "c/d".into(),
+                    title: "u".into(),
+                    outcome: Outcome::Pass("ok".into()),
+                },
+            ],
+        };
+        let md = report.markdown();
+        assert!(md.contains("**NOT CONFORMANT"));
+        assert!(
+            md.contains("| `a/b` | FAIL | t | x \\| y<br>second |"),
+            "{md}"
+        );
+        assert!(md.contains("| `c/d` | PASS | u | ok |"));
+    }
 
     fn report(outcomes: Vec<Outcome>) -> Report {
         Report {

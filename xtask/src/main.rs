@@ -149,6 +149,9 @@ struct ConformanceArgs {
     /// Write the report as JSON to this file as well.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Write the report as Markdown (a table per check) to this file as well.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
     #[command(flatten)]
     build: BuildArgs,
 }
@@ -233,6 +236,10 @@ fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> Resul
     print!("{}", report.render());
     if let Some(path) = &a.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &a.markdown {
+        std::fs::write(path, report.markdown())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(if report.conformant() {
