@@ -16,6 +16,11 @@ struct hfa { double a, b, c, d; };
 
 static long switches;
 
+/* Larger than the 1 MiB that the linker makes a function that calls
+   code without -fsplit-stack ask for, so that the calls of the
+   functions below always need a new segment.  */
+#define PAD (2 * 1024 * 1024)
+
 #define FAR(a, b) (((a) > (b) ? (a) - (b) : (b) - (a)) > 256 * 1024)
 
 __attribute__ ((noinline)) static struct big
@@ -24,10 +29,10 @@ many (long a0, long a1, long a2, long a3, long a4, long a5, long a6,
       double d3, double d4, double d5, double d6, double d7, double d8,
       double d9, struct hfa h, char *caller)
 {
-  volatile char pad[6000];
+  volatile char pad[PAD];
   char *here = (char *) __builtin_frame_address (0);
   pad[0] = 1;
-  pad[5999] = 2;
+  pad[PAD - 1] = 2;
   if (FAR (here, caller))
     switches++;
   struct big r;
@@ -36,7 +41,7 @@ many (long a0, long a1, long a2, long a3, long a4, long a5, long a6,
   r.v[2] = (long) ((d0 + d1 + d2 + d3 + d4 + d5 + d6 + d7) * 4);
   r.v[3] = (long) ((d8 * 1000 + d9) * 4);
   r.v[4] = (long) ((h.a + h.b * 10 + h.c * 100 + h.d * 1000) * 4);
-  r.v[5] = pad[0] + pad[5999];
+  r.v[5] = pad[0] + pad[PAD - 1];
   r.v[6] = -1;
   r.v[7] = a0 ^ a9;
   return r;
@@ -45,7 +50,7 @@ many (long a0, long a1, long a2, long a3, long a4, long a5, long a6,
 __attribute__ ((noinline)) static long
 vsum (char *caller, int n, ...)
 {
-  volatile char pad[6000];
+  volatile char pad[PAD];
   char *here = (char *) __builtin_frame_address (0);
   pad[0] = 1;
   if (FAR (here, caller))

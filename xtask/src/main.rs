@@ -8,6 +8,7 @@ mod apt;
 mod build;
 mod cache;
 mod envcmd;
+mod gcccheck;
 mod git;
 mod glibccompare;
 mod glibctests;
@@ -65,6 +66,13 @@ enum Command {
         /// Test subdirectories (default: nptl elf).
         #[arg(default_values_t = ["nptl".to_string(), "elf".to_string()])]
         subdirs: Vec<String>,
+    },
+    /// Run GCC's split-stack tests (gcc.dg/split-*.c,
+    /// gcc.target/aarch64/split-stack-*.c) through DejaGnu with a qemu-user
+    /// board, or the given `file.exp=test.c ...` selections (on demand).
+    GccCheck {
+        /// DejaGnu selections, e.g. `aarch64.exp=split-stack-1.c`.
+        selections: Vec<String>,
     },
     /// Work with the patch series in patches/.
     Patches {
@@ -191,6 +199,12 @@ fn run() -> Result<ExitCode> {
         Command::GlibcCompare { subdirs } => {
             let c = glibccompare::run(&ui, &cache, &repo, &subdirs)?;
             if !c.regressions.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::GccCheck { selections } => {
+            let s = gcccheck::run(&ui, &cache, &selections)?;
+            if !s.bad.is_empty() || s.pass == 0 {
                 return Ok(ExitCode::FAILURE);
             }
         }
