@@ -467,6 +467,7 @@ const ARGS_SRC: &str = include_str!("../cases/args.c");
 const ALLOCA_SRC: &str = include_str!("../cases/alloca.c");
 const SIGNALS_SRC: &str = include_str!("../cases/signals.c");
 const COROUTINES_SRC: &str = include_str!("../cases/coroutines.c");
+const UNWIND_SRC: &str = include_str!("../cases/unwind.c");
 
 /// The runtime cases, in report order.
 pub const RUNTIME_CASES: &[RuntimeCase] = &[
@@ -525,6 +526,14 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: COROUTINES_SRC,
         flags: &["-O2"],
         expect: "coroutines ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/unwind",
+        title: "backtraces and forced unwinding (pthread_exit) through __morestack frames",
+        file: "unwind.c",
+        src: UNWIND_SRC,
+        flags: &["-O2", "-fexceptions", "-pthread"],
+        expect: "unwind ok\n",
     },
     RuntimeCase {
         id: "runtime/alloca",
