@@ -319,6 +319,42 @@ pub fn check_cold_block(
     Ok(small_size)
 }
 
+/// The fast path and the cold block as text, one instruction a line,
+/// with PC-relative operands written as the labels of docs/abi.md
+/// (`.Lcold`, `.Lcont`, `__morestack`), so that a snapshot diff shows only
+/// what a reviewer must look at.  Errors: undecodable instructions.
+pub fn listing(code: &[u8], fp: &FastPath) -> Result<String, String> {
+    let mut out = String::new();
+    let mut at = 0usize;
+    while at as u64 <= fp.branch_at {
+        let i = decode(code, at)?;
+        let text = match i.opcode {
+            Opcode::Bcc(_) => "b.lo .Lcold".to_string(),
+            _ => i.to_string(),
+        };
+        out.push_str(&format!("    {text}\n"));
+        at += 4;
+    }
+    out.push_str(".Lcold:\n");
+    let mut at = fp.cold_at as usize;
+    loop {
+        let i = decode(code, at)?;
+        let text = match i.opcode {
+            Opcode::ADRP => "adrp x12, .Lcont".to_string(),
+            Opcode::ADR => "adr x12, .Lcont".to_string(),
+            Opcode::ADD if is_x(&i.operands[0], 12) => "add x12, x12, :lo12:.Lcont".to_string(),
+            Opcode::B => "b __morestack".to_string(),
+            _ => i.to_string(),
+        };
+        out.push_str(&format!("    {text}\n"));
+        if i.opcode == Opcode::B || at > fp.cold_at as usize + 16 {
+            break;
+        }
+        at += 4;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -164,3 +164,40 @@ fn stock_debian_cross_gcc_gets_a_clean_verdict() {
         Outcome::Fail(ref why) if why.contains("split-stack")
     ));
 }
+
+/// Normalised disassembly of the built toolchain's prologues, one insta
+/// snapshot per (function, options) pair, for review: a change in the
+/// code GCC emits shows up as a snapshot diff.  Re-bless with
+/// `INSTA_UPDATE=always cargo test -p conformance --test toolchain`.
+#[test]
+fn prologue_snapshots_of_the_built_toolchain() {
+    let b = built();
+    let tc = Toolchain::from_prefix(&b.prefix, &b.sysroot, &b.old).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = conformance::Probe::new(&tc, dir.path());
+    let src = include_str!("../cases/prologue.c");
+    for (tag, flags) in [
+        ("O2", &["-O2"][..]),
+        ("O2-bti", &["-O2", "-mbranch-protection=standard"][..]),
+        ("O1-tiny", &["-O1", "-mcmodel=tiny"][..]),
+    ] {
+        let mut f = vec!["-fsplit-stack", "-c"];
+        f.extend_from_slice(flags);
+        let obj = p.compile(&format!("snap_{tag}.o"), src, &f).unwrap();
+        let funcs =
+            conformance::elf::functions(&std::fs::read(obj).unwrap(), "__morestack").unwrap();
+        for name in [
+            "frame_16",
+            "tail_call",
+            "frame_4k",
+            "frame_16m",
+            "stack_args",
+            "varargs",
+        ] {
+            let func = funcs.iter().find(|x| x.name == name).unwrap();
+            let fp = conformance::prologue::parse_fast_path(&func.code).unwrap();
+            let text = conformance::prologue::listing(&func.code, &fp).unwrap();
+            insta::assert_snapshot!(format!("{name}-{tag}"), text);
+        }
+    }
+}
