@@ -1246,7 +1246,7 @@ fn linker_non_split(p: &Probe) -> CheckResult {
     }
     let exe = match p.link(
         "linker_gold",
-        &[caller, callee],
+        &[caller.clone(), callee.clone()],
         &["-fsplit-stack", "-fuse-ld=gold"],
     ) {
         Ok(e) => e,
@@ -1292,20 +1292,11 @@ fn linker_non_split(p: &Probe) -> CheckResult {
     }
     // A custom --split-stack-adjust-size is honoured (form L).
     let custom = 0x300000u64;
-    let caller2 = p.compile(
-        "linker_caller2.o",
-        LINKER_CALLER_SRC,
-        &["-O2", "-fsplit-stack", "-c"],
-    );
-    let callee2 = p.compile("linker_callee2.o", LINKER_CALLEE_SRC, &["-O2", "-c"]);
-    let (Ok(caller2), Ok(callee2)) = (caller2, callee2) else {
-        return fail("compile for the custom adjust size failed".into());
-    };
     let adjust_flag = format!("-Wl,--split-stack-adjust-size={custom:#x}");
     match p
         .link(
             "linker_gold_adjust",
-            &[caller2, callee2],
+            &[caller, callee],
             &["-fsplit-stack", "-fuse-ld=gold", &adjust_flag],
         )
         .map_err(|e| format!("{e:#}"))
