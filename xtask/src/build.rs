@@ -136,15 +136,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn host_env(&self, cmd: Cmd) -> Cmd {
-        let cflags = self.opts.host_cflags();
-        cmd.env("CC", "ccache gcc")
-            .env("CXX", "ccache g++")
-            .env("CFLAGS", cflags)
-            .env("CXXFLAGS", cflags)
-            .env("CCACHE_DIR", self.cache.ccache())
-            .env("PATH", path_with(&self.cache.toolchain().join("bin")))
-            .env_remove("CONFIG_SITE")
-            .env("LC_ALL", "C")
+        host_env(self.cache, self.opts.host_cflags(), cmd)
     }
 
     fn time<T>(&mut self, name: &str, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
@@ -154,6 +146,66 @@ impl Ctx<'_> {
             .push((name.to_string(), t.elapsed().as_secs_f64()));
         Ok(r)
     }
+}
+
+/// The environment of a host-compiled component (binutils, GCC): ccache'd
+/// host compilers with `cflags`, the toolchain's `bin` first in `PATH`.
+fn host_env(cache: &Cache, cflags: &str, cmd: Cmd) -> Cmd {
+    cmd.env("CC", "ccache gcc")
+        .env("CXX", "ccache g++")
+        .env("CFLAGS", cflags)
+        .env("CXXFLAGS", cflags)
+        .env("CCACHE_DIR", cache.ccache())
+        .env("PATH", path_with(&cache.toolchain().join("bin")))
+        .env_remove("CONFIG_SITE")
+        .env("LC_ALL", "C")
+}
+
+/// GCC's configure command for the source tree `tree`, installing into
+/// `prefix`, with the languages `langs` (`c` or `c,c++`) and the host
+/// compiler flags `cflags`.  The same command configures the patched
+/// compiler of the toolchain and the unpatched baseline of `gcc-check
+/// --compare`, so that the two differ only in the series.
+pub(crate) fn gcc_configure(
+    cache: &Cache,
+    tree: &Path,
+    prefix: &Path,
+    langs: &str,
+    cflags: &str,
+) -> Cmd {
+    let sysroot = cache.patched_sysroot();
+    host_env(cache, cflags, Cmd::new(tree.join("configure")))
+        .arg("--target=aarch64-linux-gnu")
+        .arg(format!("--prefix={}", prefix.display()))
+        .arg(format!("--with-sysroot={}", sysroot.display()))
+        .arg(format!(
+            "--with-build-time-tools={}",
+            cache.toolchain().join("aarch64-linux-gnu/bin").display()
+        ))
+        .arg(format!("--enable-languages={langs}"))
+        .args([
+            "--with-pkgversion=split-stack-aarch64",
+            "--enable-shared",
+            "--enable-threads=posix",
+            // The patched glibc 2.43 provides the split-stack guard slot
+            // and its GLIBC_2.44 symbol, which GCC's -fsplit-stack support
+            // requires (glibc >= 2.44); see docs/abi.md.
+            "--with-glibc-version=2.44",
+            "--enable-__cxa_atexit",
+            "--enable-checking=release",
+            "--disable-multilib",
+            "--disable-bootstrap",
+            "--disable-nls",
+            "--disable-werror",
+            "--disable-lto",
+            "--disable-libsanitizer",
+            "--disable-libitm",
+            "--disable-libgomp",
+            "--disable-libquadmath",
+            "--disable-libvtv",
+            "--disable-libssp",
+            "--without-isl",
+        ])
 }
 
 /// `PATH` with `dir` in front.
@@ -688,39 +740,7 @@ fn build_gcc(ctx: &mut Ctx, src: &Source, keys: &Keys) -> Result<()> {
     let prefix = ctx.cache.toolchain();
     let sysroot = ctx.cache.patched_sysroot();
     let langs = if ctx.opts.cxx { "c,c++" } else { "c" };
-    let configure = ctx
-        .host_env(Cmd::new(src.tree.join("configure")))
-        .arg("--target=aarch64-linux-gnu")
-        .arg(format!("--prefix={}", prefix.display()))
-        .arg(format!("--with-sysroot={}", sysroot.display()))
-        .arg(format!(
-            "--with-build-time-tools={}",
-            prefix.join("aarch64-linux-gnu/bin").display()
-        ))
-        .arg(format!("--enable-languages={langs}"))
-        .args([
-            "--with-pkgversion=split-stack-aarch64",
-            "--enable-shared",
-            "--enable-threads=posix",
-            // The patched glibc 2.43 provides the split-stack guard slot
-            // and its GLIBC_2.44 symbol, which GCC's -fsplit-stack support
-            // requires (glibc >= 2.44); see docs/abi.md.
-            "--with-glibc-version=2.44",
-            "--enable-__cxa_atexit",
-            "--enable-checking=release",
-            "--disable-multilib",
-            "--disable-bootstrap",
-            "--disable-nls",
-            "--disable-werror",
-            "--disable-lto",
-            "--disable-libsanitizer",
-            "--disable-libitm",
-            "--disable-libgomp",
-            "--disable-libquadmath",
-            "--disable-libvtv",
-            "--disable-libssp",
-            "--without-isl",
-        ]);
+    let configure = gcc_configure(ctx.cache, &src.tree, &prefix, langs, ctx.opts.host_cflags());
     let configure_key = KeyHasher::new(RECIPE)
         .str("gcc-configure", &src.key)
         // The whole command line: a changed configure option reconfigures.

@@ -4,11 +4,14 @@
 //! `gcc.dg/split-*.c` and `gcc.target/aarch64/split-stack-*.c`; other
 //! `.exp=files` selections can be given.  On demand, not part of CI.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::cache::Cache;
+use crate::cache::{write_atomic, Cache, KeyHasher};
+use crate::git::{git, rev_parse};
+use crate::glibccompare::{compare, Comparison, Results};
 use crate::shell::{Cmd, Ui};
 
 /// The DejaGnu board: programs run under `qemu-aarch64 -L <sysroot>`, with
@@ -67,34 +70,24 @@ pub fn summarize(sum: &str) -> Summary {
     s
 }
 
-/// Runs the selection; returns the summary.  Errors: no GCC build tree,
-/// `runtest` missing, make failed before producing a summary.
-pub fn run(ui: &Ui, cache: &Cache, selections: &[String]) -> Result<Summary> {
-    let build = cache.build("gcc").join("gcc");
-    if !build.join("Makefile").is_file() {
-        bail!(
-            "no GCC build tree in {}: run `cargo xtask build-toolchain` first",
-            build.display()
-        );
-    }
-    if Cmd::new("runtest").arg("--version").read().is_err() {
-        bail!("`runtest` not found: install Debian's dejagnu (apt-get install dejagnu)");
-    }
+/// The default selections: GCC's `gcc.dg/split-*.c` and the series'
+/// `gcc.target/aarch64/split-stack-*.c`, as escaped quoted lists.
+fn default_selections(cache: &Cache) -> Result<Vec<String>> {
     let src = cache.src("gcc").join("gcc/testsuite");
-    let selections = if selections.is_empty() {
-        vec![
-            format!(
-                "dg.exp=\\\"{}\\\"",
-                select(&src.join("gcc.dg"), "split-")?.join(" ")
-            ),
-            format!(
-                "aarch64.exp=\\\"{}\\\"",
-                select(&src.join("gcc.target/aarch64"), "split-stack-")?.join(" ")
-            ),
-        ]
-    } else {
-        selections.to_vec()
-    };
+    Ok(vec![
+        format!(
+            "dg.exp=\\\"{}\\\"",
+            select(&src.join("gcc.dg"), "split-")?.join(" ")
+        ),
+        format!(
+            "aarch64.exp=\\\"{}\\\"",
+            select(&src.join("gcc.target/aarch64"), "split-stack-")?.join(" ")
+        ),
+    ])
+}
+
+/// Writes the qemu board and DejaGnu's site file; returns the site file.
+fn write_board(cache: &Cache) -> Result<PathBuf> {
     let dir = cache.root().join("dejagnu");
     std::fs::create_dir_all(dir.join("boards"))?;
     std::fs::write(
@@ -106,26 +99,77 @@ pub fn run(ui: &Ui, cache: &Cache, selections: &[String]) -> Result<Summary> {
         &site,
         format!("lappend boards_dir {}\n", dir.join("boards").display()),
     )?;
+    Ok(site)
+}
+
+/// Host programs `gcc-check` needs beyond the toolchain build's.
+const REQUIREMENTS: &[crate::hostdeps::Requirement] = &[crate::hostdeps::Requirement {
+    what: "runtest",
+    package: "dejagnu",
+}];
+
+/// Errors: no GCC build tree; DejaGnu missing and not installable (not
+/// root: the message names the `apt-get install` command).
+fn check_prerequisites(ui: &Ui, cache: &Cache, build: &Path) -> Result<()> {
+    if !build.join("Makefile").is_file() {
+        bail!(
+            "no GCC build tree in {}: run `cargo xtask build-toolchain` first",
+            build.display()
+        );
+    }
+    crate::hostdeps::ensure(ui, REQUIREMENTS, &cache.log("host-packages"))?;
+    if Cmd::new("runtest").arg("--version").read().is_err() {
+        bail!("`runtest` does not run: reinstall Debian's dejagnu (apt-get install dejagnu)");
+    }
+    Ok(())
+}
+
+/// Runs `selections` in the GCC build tree `build` (its `gcc` subdirectory)
+/// one after the other, logging to the log `log_name`; returns the
+/// concatenated `gcc.sum` text.  Errors: a selection produced no summary.
+fn run_in(
+    ui: &Ui,
+    cache: &Cache,
+    build: &Path,
+    selections: &[String],
+    log_name: &str,
+) -> Result<String> {
+    let site = write_board(cache)?;
     let sum_path = build.join("testsuite/gcc/gcc.sum");
-    let _ = std::fs::remove_file(&sum_path);
+    let log = cache.log(log_name);
+    let _ = std::fs::remove_file(&log);
     let mut sum_text = String::new();
-    for sel in &selections {
-        let log = cache.log("gcc-check");
+    for sel in selections {
+        let _ = std::fs::remove_file(&sum_path);
         let r = Cmd::new("make")
             .arg("check-gcc")
             .arg(format!("RUNTESTFLAGS=--target_board=aarch64-qemu {sel}"))
             .env("DEJAGNU", &site)
             .env("LC_ALL", "C")
-            .dir(&build)
+            .dir(build)
             .run_logged(
                 ui,
-                &format!("gcc-check: {}", sel.split('=').next().unwrap_or(sel)),
+                &format!("{log_name}: {}", sel.split('=').next().unwrap_or(sel)),
                 &log,
             );
         let text = std::fs::read_to_string(&sum_path)
             .with_context(|| format!("no {} ({r:?}); see {}", sum_path.display(), log.display()))?;
         sum_text.push_str(&text);
     }
+    Ok(sum_text)
+}
+
+/// Runs the selection; returns the summary.  Errors: no GCC build tree,
+/// `runtest` missing, make failed before producing a summary.
+pub fn run(ui: &Ui, cache: &Cache, selections: &[String]) -> Result<Summary> {
+    let build = cache.build("gcc").join("gcc");
+    check_prerequisites(ui, cache, &build)?;
+    let selections = if selections.is_empty() {
+        default_selections(cache)?
+    } else {
+        selections.to_vec()
+    };
+    let sum_text = run_in(ui, cache, &build, &selections, "gcc-check")?;
     let s = summarize(&sum_text);
     ui.line(format!(
         "gcc-check: {} passed, {} failed or unresolved",
@@ -138,9 +182,159 @@ pub fn run(ui: &Ui, cache: &Cache, selections: &[String]) -> Result<Summary> {
     Ok(s)
 }
 
+/// Parses DejaGnu `gcc.sum` text into test name -> result.  A name that
+/// occurs more than once (the same check run twice, e.g. under two option
+/// sets that print alike) gets ` #2`, ` #3`, ... so that no result is lost.
+pub fn parse_gcc_sum(text: &str) -> Results {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut out = Results::new();
+    for l in text.lines() {
+        let Some((r, t)) = l.split_once(": ") else {
+            continue;
+        };
+        if !matches!(
+            r,
+            "PASS" | "FAIL" | "XPASS" | "XFAIL" | "UNRESOLVED" | "UNSUPPORTED" | "UNTESTED"
+        ) {
+            continue;
+        }
+        let t = t.trim().to_string();
+        let n = seen.entry(t.clone()).or_insert(0);
+        *n += 1;
+        let key = if *n == 1 { t } else { format!("{t} #{n}") };
+        out.insert(key, r.to_string());
+    }
+    out
+}
+
+/// Makes sure GCC without the project's series (the `base` commit of the
+/// GCC work tree) is built in `<cache>/build/gcc-unpatched`, configured
+/// exactly as the toolchain's compiler ([`crate::build::gcc_configure`]);
+/// only the compiler and libgcc are built (`all-gcc all-target-libgcc`),
+/// which is what `check-gcc` needs.  It is never installed.  Returns the
+/// build tree.  Errors: no GCC work tree, configure or make failed (log
+/// in `<cache>/logs/gcc-unpatched.log`).
+fn build_unpatched(ui: &Ui, cache: &Cache) -> Result<PathBuf> {
+    let main_tree = cache.src("gcc");
+    let base = rev_parse(&main_tree, "base")
+        .context("no GCC work tree: run `cargo xtask build-toolchain` first")?;
+    let tree = cache.src("gcc-unpatched");
+    let build = cache.build("gcc-unpatched");
+    let log = cache.log("gcc-unpatched");
+    let prefix = cache.root().join("gcc-unpatched-prefix");
+    // -O2 without -g: the baseline is only run, never debugged, and GCC's
+    // host flags do not change the code it generates.
+    let configure = crate::build::gcc_configure(cache, &tree, &prefix, "c", "-O2");
+    let key = KeyHasher::new("gcc-unpatched-v1")
+        .str("base", &base)
+        .str("command", &configure.display())
+        .finish();
+    if cache.is_done("gcc-unpatched", &key) && build.join("gcc/xgcc").exists() {
+        return Ok(build);
+    }
+    cache.clear("gcc-unpatched")?;
+    if !tree.join("configure").exists() || rev_parse(&tree, "HEAD").ok().as_deref() != Some(&base)
+    {
+        if tree.exists() {
+            let _ = git(&main_tree)
+                .args(["worktree", "remove", "--force"])
+                .arg(&tree)
+                .output();
+            if tree.exists() {
+                std::fs::remove_dir_all(&tree)?;
+            }
+        }
+        git(&main_tree).args(["worktree", "prune"]).read()?;
+        git(&main_tree)
+            .args(["worktree", "add", "--detach", "-q"])
+            .arg(&tree)
+            .arg(&base)
+            .read()?;
+    }
+    if build.exists() {
+        std::fs::remove_dir_all(&build)?;
+    }
+    std::fs::create_dir_all(&build)?;
+    configure
+        .dir(&build)
+        .run_logged(ui, "gcc-unpatched: configure", &log)?;
+    Cmd::new("make")
+        .arg(format!(
+            "-j{}",
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        ))
+        .args(["MAKEINFO=true", "all-gcc", "all-target-libgcc"])
+        .env("CCACHE_DIR", cache.ccache())
+        .env("LC_ALL", "C")
+        .dir(&build)
+        .run_logged(ui, "gcc-unpatched: make all-gcc all-target-libgcc", &log)?;
+    cache.mark_done("gcc-unpatched", &key, serde_json::Value::Null)?;
+    Ok(build)
+}
+
+/// `gcc-check --compare`: runs `selections` (default: all of `aarch64.exp`
+/// plus the split-stack selections) with the unpatched and the patched
+/// compiler, the two runs side by side (one job each), and compares them.
+/// Writes `<cache>/logs/gcc-compare.md`; returns the comparison (the
+/// caller fails on regressions).
+pub fn compare_run(ui: &Ui, cache: &Cache, selections: &[String]) -> Result<Comparison> {
+    let patched = cache.build("gcc").join("gcc");
+    check_prerequisites(ui, cache, &patched)?;
+    let selections = if selections.is_empty() {
+        let mut v = vec!["aarch64.exp".to_string()];
+        v.extend(
+            default_selections(cache)?
+                .into_iter()
+                .filter(|s| s.starts_with("dg.exp")),
+        );
+        v
+    } else {
+        selections.to_vec()
+    };
+    let unpatched = build_unpatched(ui, cache)?.join("gcc");
+    let (u, p) = std::thread::scope(|s| {
+        let u = s.spawn(|| run_in(ui, cache, &unpatched, &selections, "gcc-compare-unpatched"));
+        let p = s.spawn(|| run_in(ui, cache, &patched, &selections, "gcc-compare-patched"));
+        (u.join(), p.join())
+    });
+    let u = u.map_err(|_| anyhow::anyhow!("unpatched test run panicked"))??;
+    let p = p.map_err(|_| anyhow::anyhow!("patched test run panicked"))??;
+    let (u, p) = (parse_gcc_sum(&u), parse_gcc_sum(&p));
+    let c = compare(&u, &p);
+    let md = crate::glibccompare::report(
+        &format!("GCC testsuite comparison under qemu-user ({})", selections.join(", ")),
+        &u,
+        &p,
+        &c,
+    );
+    let out = cache.logs().join("gcc-compare.md");
+    write_atomic(&out, md.as_bytes())?;
+    print!("{md}");
+    ui.line(format!("report: {}", out.display()));
+    Ok(c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gcc_sum_keeps_repeated_names_apart() {
+        let r = parse_gcc_sum(
+            "Running x.exp ...\n\
+             PASS: gcc.target/aarch64/a.c (test for excess errors)\n\
+             PASS: gcc.target/aarch64/a.c scan-assembler ret\n\
+             FAIL: gcc.target/aarch64/a.c scan-assembler ret\n\
+             UNSUPPORTED: gcc.target/aarch64/b.c\n\
+             WARNING: program timed out.\n\
+             # of expected passes 2\n",
+        );
+        assert_eq!(r.len(), 4);
+        assert_eq!(r["gcc.target/aarch64/a.c scan-assembler ret"], "PASS");
+        assert_eq!(r["gcc.target/aarch64/a.c scan-assembler ret #2"], "FAIL");
+        assert_eq!(r["gcc.target/aarch64/b.c"], "UNSUPPORTED");
+        assert!(!r.keys().any(|k| k.contains("timed out")));
+    }
 
     #[test]
     fn summary_counts_passes_and_keeps_failures() {

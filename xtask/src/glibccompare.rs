@@ -181,32 +181,14 @@ fn run_side(
     Ok(all)
 }
 
-/// Runs the comparison and writes `<cache>/logs/glibc-compare.md`.
-/// Returns the comparison; the caller fails on regressions.
-pub fn run(ui: &Ui, cache: &Cache, repo: &Path, subdirs: &[String]) -> Result<Comparison> {
-    let patched = cache.build("glibc");
-    if !patched.join("libc.so").exists() {
-        bail!("no patched glibc build: run `cargo xtask build-toolchain` first");
-    }
-    let unpatched = build_unpatched(ui, cache)?;
-    let stock = cache.old_sysroot("glibc-2.43-stock");
-    let u = run_side(ui, cache, repo, "unpatched", &unpatched, &stock, subdirs)?;
-    let p = run_side(
-        ui,
-        cache,
-        repo,
-        "patched",
-        &patched,
-        &cache.patched_sysroot(),
-        subdirs,
-    )?;
-    let c = compare(&u, &p);
+/// The Markdown report of a comparison `c` of the results `u` (unpatched)
+/// and `p` (patched), headed `title`.
+pub fn report(title: &str, u: &Results, p: &Results, c: &Comparison) -> String {
     let mut md = format!(
-        "# glibc test comparison under qemu-user ({})\n\n\
+        "# {title}\n\n\
          | | unpatched | patched |\n|---|---|---|\n| tests | {} | {} |\n\n\
          - passing on both sides: {}\n- regressions: {}\n- fixed: {}\n- new tests: {}\n\
          - failing on both sides: {}\n- unsupported on both sides: {}\n",
-        subdirs.join(", "),
         u.len(),
         p.len(),
         c.passed_both,
@@ -216,9 +198,9 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, subdirs: &[String]) -> Result<Co
         c.both_fail.len(),
         c.unsupported.len()
     );
-    let mut section = |title: &str, rows: Vec<String>| {
+    let mut section = |heading: &str, rows: Vec<String>| {
         if !rows.is_empty() {
-            md.push_str(&format!("\n## {title}\n\n"));
+            md.push_str(&format!("\n## {heading}\n\n"));
             for r in rows {
                 md.push_str(&format!("- {r}\n"));
             }
@@ -243,6 +225,35 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, subdirs: &[String]) -> Result<Co
             .collect(),
     );
     section("Fixed", c.fixed.clone());
+    md
+}
+
+/// Runs the comparison and writes `<cache>/logs/glibc-compare.md`.
+/// Returns the comparison; the caller fails on regressions.
+pub fn run(ui: &Ui, cache: &Cache, repo: &Path, subdirs: &[String]) -> Result<Comparison> {
+    let patched = cache.build("glibc");
+    if !patched.join("libc.so").exists() {
+        bail!("no patched glibc build: run `cargo xtask build-toolchain` first");
+    }
+    let unpatched = build_unpatched(ui, cache)?;
+    let stock = cache.old_sysroot("glibc-2.43-stock");
+    let u = run_side(ui, cache, repo, "unpatched", &unpatched, &stock, subdirs)?;
+    let p = run_side(
+        ui,
+        cache,
+        repo,
+        "patched",
+        &patched,
+        &cache.patched_sysroot(),
+        subdirs,
+    )?;
+    let c = compare(&u, &p);
+    let md = report(
+        &format!("glibc test comparison under qemu-user ({})", subdirs.join(", ")),
+        &u,
+        &p,
+        &c,
+    );
     let out = cache.logs().join("glibc-compare.md");
     write_atomic(&out, md.as_bytes())?;
     print!("{md}");

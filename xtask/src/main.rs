@@ -71,6 +71,12 @@ enum Command {
     /// gcc.target/aarch64/split-stack-*.c) through DejaGnu with a qemu-user
     /// board, or the given `file.exp=test.c ...` selections (on demand).
     GccCheck {
+        /// Also build GCC without the series (once, in the cache) and run
+        /// the selections (default: all of aarch64.exp and
+        /// gcc.dg/split-*.c) with both compilers side by side; fails on any
+        /// test that passes unpatched and not patched.
+        #[arg(long)]
+        compare: bool,
         /// DejaGnu selections, e.g. `aarch64.exp=split-stack-1.c`.
         selections: Vec<String>,
     },
@@ -202,7 +208,19 @@ fn run() -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Command::GccCheck { selections } => {
+        Command::GccCheck {
+            compare: true,
+            selections,
+        } => {
+            let c = gcccheck::compare_run(&ui, &cache, &selections)?;
+            if !c.regressions.is_empty() || c.passed_both == 0 {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::GccCheck {
+            compare: false,
+            selections,
+        } => {
             let s = gcccheck::run(&ui, &cache, &selections)?;
             if !s.bad.is_empty() || s.pass == 0 {
                 return Ok(ExitCode::FAILURE);
