@@ -347,6 +347,11 @@ pub fn build_toolchain(
     }
     check_space(cache)?;
 
+    // A build that finds no build tree of any component is from scratch;
+    // its step times are kept for `cargo xtask bench` (figure 5).
+    let from_scratch = ["binutils", "glibc", "gcc"]
+        .iter()
+        .all(|c| !cache.build(c).exists());
     let mut ctx = Ctx {
         ui,
         cache,
@@ -382,6 +387,16 @@ pub fn build_toolchain(
         &cache.ready_file(),
         serde_json::to_string_pretty(&info)?.as_bytes(),
     )?;
+    if from_scratch {
+        let date = Cmd::new("date")
+            .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+            .read()?;
+        let record = serde_json::json!({ "date": date, "timings": info.timings });
+        write_atomic(
+            &from_scratch_file(cache),
+            serde_json::to_string_pretty(&record)?.as_bytes(),
+        )?;
+    }
     ui.line(format!("toolchain published: {}", info.prefix.display()));
     for (n, t) in &info.timings {
         ui.line(format!(
@@ -390,6 +405,12 @@ pub fn build_toolchain(
         ));
     }
     Ok(info)
+}
+
+/// Where the step times of the last from-scratch build are kept
+/// (`{"date": ..., "timings": [[step, seconds], ...]}`).
+pub fn from_scratch_file(cache: &Cache) -> PathBuf {
+    cache.logs().join("from-scratch-build.json")
 }
 
 fn check_space(cache: &Cache) -> Result<()> {

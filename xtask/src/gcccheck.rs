@@ -233,8 +233,7 @@ fn build_unpatched(ui: &Ui, cache: &Cache) -> Result<PathBuf> {
         return Ok(build);
     }
     cache.clear("gcc-unpatched")?;
-    if !tree.join("configure").exists() || rev_parse(&tree, "HEAD").ok().as_deref() != Some(&base)
-    {
+    if !tree.join("configure").exists() || rev_parse(&tree, "HEAD").ok().as_deref() != Some(&base) {
         if tree.exists() {
             let _ = git(&main_tree)
                 .args(["worktree", "remove", "--force"])
@@ -302,7 +301,10 @@ pub fn compare_run(ui: &Ui, cache: &Cache, selections: &[String]) -> Result<Comp
     let (u, p) = (parse_gcc_sum(&u), parse_gcc_sum(&p));
     let c = compare(&u, &p);
     let md = crate::glibccompare::report(
-        &format!("GCC testsuite comparison under qemu-user ({})", selections.join(", ")),
+        &format!(
+            "GCC testsuite comparison under qemu-user ({})",
+            selections.join(", ")
+        ),
         &u,
         &p,
         &c,

@@ -249,7 +249,10 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, subdirs: &[String]) -> Result<Co
     )?;
     let c = compare(&u, &p);
     let md = report(
-        &format!("glibc test comparison under qemu-user ({})", subdirs.join(", ")),
+        &format!(
+            "glibc test comparison under qemu-user ({})",
+            subdirs.join(", ")
+        ),
         &u,
         &p,
         &c,

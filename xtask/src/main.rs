@@ -5,6 +5,7 @@
 //! lives in its own module.
 
 mod apt;
+mod bench;
 mod build;
 mod cache;
 mod envcmd;
@@ -79,6 +80,22 @@ enum Command {
         compare: bool,
         /// DejaGnu selections, e.g. `aarch64.exp=split-stack-1.c`.
         selections: Vec<String>,
+    },
+    /// Measure what split stacks cost (executed instructions, memory,
+    /// build times) on AArch64 and on the x86_64 host as the reference.
+    Bench {
+        /// Coroutine counts of the memory figure.
+        #[arg(long, value_delimiter = ',', default_values_t = [10_000usize, 100_000])]
+        coroutines: Vec<usize>,
+        /// Skip the toolchain build and conformance timings (figure 5).
+        #[arg(long)]
+        skip_toolchain_times: bool,
+        /// Also write the table as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Also write the table as Markdown to this file.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
     },
     /// Work with the patch series in patches/.
     Patches {
@@ -207,6 +224,24 @@ fn run() -> Result<ExitCode> {
             if !c.regressions.is_empty() {
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        Command::Bench {
+            coroutines,
+            skip_toolchain_times,
+            json,
+            markdown,
+        } => {
+            bench::run(
+                &ui,
+                &cache,
+                &repo,
+                &bench::BenchOptions {
+                    coroutines,
+                    skip_toolchain_times,
+                    json,
+                    markdown,
+                },
+            )?;
         }
         Command::GccCheck {
             compare: true,
