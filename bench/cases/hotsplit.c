@@ -1,9 +1,13 @@
 /* Benchmark workload: the hot split.  Usage: hotsplit N boundary|away.
    A loop calls a small function f N times from hot_loop.  "away" runs the
    loop with plenty of stack left.  "boundary" (split-stack builds, -DSPLIT)
-   first recurses until about 512 bytes are left above the guard
-   (__morestack_get_guard), so that hot_loop itself still fits but every
-   call of f finds SP below the guard and goes through __morestack.
+   first makes one crossing (warm_up), then recurses in small steps towards the guard (__morestack_get_guard);
+   within 8 KiB of it, each level probes with one iteration whether
+   hot_loop still runs on the current segment while f does not, and runs
+   the loop at the first level where that holds: every call of f then goes
+   through __morestack.  hot_loop's frame is below 256 bytes, so that both
+   AArch64 (frames up to 4 KiB) and x86_64 (up to 256 bytes) check it by
+   comparing SP itself with the guard, and it may end below the guard.
    Prints units=N and crossed=1 if f's frame was not just below
    hot_loop's.  */
 
@@ -12,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LOOP_FRAME 1024
+#define LOOP_FRAME 160
 
 extern void *__morestack_get_guard (void);
 
@@ -40,6 +44,17 @@ hot_loop (long n)
 }
 
 #ifdef SPLIT
+/* One crossing before measuring: on return from the first __morestack
+   call the runtime recomputes the main thread's guard from the bounds of
+   its initial segment, which may differ from the guard set at start-up,
+   so the boundary is found only after that.  */
+__attribute__ ((noinline, noclone)) static void
+warm_up (void)
+{
+  volatile char big[64 * 1024];
+  big[0] = 0;
+}
+
 __attribute__ ((noinline, noclone)) static long
 descend (long n)
 {
@@ -47,8 +62,20 @@ descend (long n)
   x[0] = 0;
   uintptr_t here = (uintptr_t) x;
   uintptr_t guard = (uintptr_t) __morestack_get_guard ();
-  if (here - guard < LOOP_FRAME / 2 + 128)
-    return hot_loop (n) + x[0];
+  if (here - guard < 8192)
+    {
+      hot_loop (1);
+      uintptr_t l = (uintptr_t) loop_addr, fa = (uintptr_t) f_addr;
+      int loop_here = l < here && here - l < 4096;
+      int f_near = fa < l && l - fa < 4096;
+      if (loop_here && !f_near)
+	return hot_loop (n) + x[0];
+      if (!loop_here)
+	{
+	  printf ("error=no level found where only f crosses\n");
+	  exit (3);
+	}
+    }
   return descend (n) + x[0];
 }
 #endif
@@ -60,6 +87,7 @@ main (int argc, char **argv)
   int boundary = argc > 2 && strcmp (argv[2], "boundary") == 0;
   long s;
 #ifdef SPLIT
+  warm_up ();
   s = boundary ? descend (n) : hot_loop (n);
 #else
   if (boundary)
