@@ -536,6 +536,14 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         expect: "unwind ok\n",
     },
     RuntimeCase {
+        id: "runtime/unwind-static",
+        title: "the same in a -static program (gold: unwind tables via PT_GNU_EH_FRAME)",
+        file: "unwind.c",
+        src: UNWIND_SRC,
+        flags: &["-O2", "-fexceptions", "-static", "-pthread"],
+        expect: "unwind ok\n",
+    },
+    RuntimeCase {
         id: "runtime/alloca",
         title: "VLAs up to 64 KiB at every level of a recursion",
         file: "alloca.c",

@@ -222,9 +222,9 @@ fn build_unpatched(ui: &Ui, cache: &Cache) -> Result<PathBuf> {
     let build = cache.build("gcc-unpatched");
     let log = cache.log("gcc-unpatched");
     let prefix = cache.root().join("gcc-unpatched-prefix");
-    // -O2 without -g: the baseline is only run, never debugged, and GCC's
-    // host flags do not change the code it generates.
-    let configure = crate::build::gcc_configure(cache, &tree, &prefix, "c", "-O2");
+    // The default profile's host flags (fastest to build); GCC's host
+    // flags do not change the code it generates.
+    let configure = crate::build::gcc_configure(cache, &tree, &prefix, "c", "-O1 -g0");
     let key = KeyHasher::new("gcc-unpatched-v1")
         .str("base", &base)
         .str("command", &configure.display())
