@@ -1,7 +1,8 @@
 /* Benchmark workload: a __morestack round trip per call.  Usage:
-   crossing N.  big has a 64 KiB frame, more than the initial segment of
-   the main thread has left (about 16 KiB), so with -fsplit-stack every
-   call goes through __morestack: the first allocates a segment, the
+   crossing N.  big has a 2 MiB frame, more than any segment of this
+   program has left (main calls printf, which is not split-stack code, so
+   the linker makes main ask for 1 MiB more than its frame), so with
+   -fsplit-stack every call goes through __morestack: the first allocates a segment, the
    others find it in the segment list (warm cache), run big on it and
    release it on return.  Prints units=N and crossed=1 if big's frame was
    not on main's stack.  */
@@ -10,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define FRAME (64 * 1024)
+#define FRAME (2 * 1024 * 1024)
 
 static void *volatile last;
 

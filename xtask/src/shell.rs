@@ -37,6 +37,24 @@ impl Cmd {
         }
     }
 
+    /// The same command run under coreutils' `timeout`: killed (SIGTERM,
+    /// then SIGKILL 10 s later) after `secs` seconds, exit status 124.
+    pub fn with_timeout(self, secs: u64) -> Cmd {
+        let mut args = vec![
+            OsString::from("--kill-after=10"),
+            OsString::from(secs.to_string()),
+            self.program,
+        ];
+        args.extend(self.args);
+        Cmd {
+            program: "timeout".into(),
+            args,
+            dir: self.dir,
+            env: self.env,
+            env_remove: self.env_remove,
+        }
+    }
+
     pub fn arg(mut self, a: impl Into<OsString>) -> Cmd {
         self.args.push(a.into());
         self
