@@ -337,7 +337,8 @@ fn x86_fast_path(code: &[u8], has_check: bool) -> Option<usize> {
 }
 
 fn dynamic_calls(b: &Bench, rows: &mut Vec<Row>) -> Result<()> {
-    let cases: [(&str, &str, [&str; 1], [&str; 1], [&str; 1]); 2] = [
+    // (case, label, smaller size, larger size, size of the wall-time runs)
+    let cases = [
         ("fib", "naive fib", ["24"], ["26"], ["34"]),
         ("tree", "tree walk", ["13"], ["14"], ["21"]),
     ];
