@@ -210,8 +210,7 @@ pub fn parse_gcc_sum(text: &str) -> Results {
 /// Makes sure GCC without the project's series (the `base` commit of the
 /// GCC work tree) is built in `<cache>/build/gcc-unpatched`, configured
 /// exactly as the toolchain's compiler ([`crate::build::gcc_configure`]);
-/// only the compiler and libgcc are built (`all-gcc all-target-libgcc`),
-/// which is what `check-gcc` needs.  It is never installed.  Returns the
+/// only what `check-gcc` needs is built (compiler, libgcc, libatomic).  It is never installed.  Returns the
 /// build tree.  Errors: no GCC work tree, configure or make failed (log
 /// in `<cache>/logs/gcc-unpatched.log`).
 fn build_unpatched(ui: &Ui, cache: &Cache) -> Result<PathBuf> {
@@ -225,48 +224,89 @@ fn build_unpatched(ui: &Ui, cache: &Cache) -> Result<PathBuf> {
     // The default profile's host flags (fastest to build); GCC's host
     // flags do not change the code it generates.
     let configure = crate::build::gcc_configure(cache, &tree, &prefix, "c", "-O1 -g0");
-    let key = KeyHasher::new("gcc-unpatched-v1")
+    // What `check-gcc` needs: the compiler, libgcc, and libatomic (GCC's
+    // driver links -latomic_asneeded, so without it every static test is
+    // unsupported).
+    let targets = ["all-gcc", "all-target-libgcc", "all-target-libatomic"];
+    let configured_key = KeyHasher::new("gcc-unpatched-configure-v1")
         .str("base", &base)
         .str("command", &configure.display())
+        .finish();
+    let key = KeyHasher::new("gcc-unpatched-v2")
+        .str("configured", &configured_key)
+        .str("targets", &targets.join(" "))
         .finish();
     if cache.is_done("gcc-unpatched", &key) && build.join("gcc/xgcc").exists() {
         return Ok(build);
     }
+    // The same configured tree is reused (make is incremental) when only
+    // the make targets changed.
+    // (A tree finished by the first version of this step, which built
+    // only the compiler and libgcc, is configured the same way.)
+    let first_version = KeyHasher::new("gcc-unpatched-v1")
+        .str("base", &base)
+        .str("command", &configure.display())
+        .finish();
+    let reuse = (cache.is_done("gcc-unpatched-configure", &configured_key)
+        || cache.is_done("gcc-unpatched", &first_version))
+        && build.join("Makefile").is_file()
+        && rev_parse(&tree, "HEAD").ok().as_deref() == Some(&base);
     cache.clear("gcc-unpatched")?;
-    if !tree.join("configure").exists() || rev_parse(&tree, "HEAD").ok().as_deref() != Some(&base) {
-        if tree.exists() {
-            let _ = git(&main_tree)
-                .args(["worktree", "remove", "--force"])
-                .arg(&tree)
-                .output();
+    if reuse {
+        cache.mark_done(
+            "gcc-unpatched-configure",
+            &configured_key,
+            serde_json::Value::Null,
+        )?;
+    } else {
+        cache.clear("gcc-unpatched-configure")?;
+        if !tree.join("configure").exists()
+            || rev_parse(&tree, "HEAD").ok().as_deref() != Some(&base)
+        {
             if tree.exists() {
-                std::fs::remove_dir_all(&tree)?;
+                let _ = git(&main_tree)
+                    .args(["worktree", "remove", "--force"])
+                    .arg(&tree)
+                    .output();
+                if tree.exists() {
+                    std::fs::remove_dir_all(&tree)?;
+                }
             }
+            git(&main_tree).args(["worktree", "prune"]).read()?;
+            git(&main_tree)
+                .args(["worktree", "add", "--detach", "-q"])
+                .arg(&tree)
+                .arg(&base)
+                .read()?;
         }
-        git(&main_tree).args(["worktree", "prune"]).read()?;
-        git(&main_tree)
-            .args(["worktree", "add", "--detach", "-q"])
-            .arg(&tree)
-            .arg(&base)
-            .read()?;
+        if build.exists() {
+            std::fs::remove_dir_all(&build)?;
+        }
+        std::fs::create_dir_all(&build)?;
+        configure
+            .dir(&build)
+            .run_logged(ui, "gcc-unpatched: configure", &log)?;
+        cache.mark_done(
+            "gcc-unpatched-configure",
+            &configured_key,
+            serde_json::Value::Null,
+        )?;
     }
-    if build.exists() {
-        std::fs::remove_dir_all(&build)?;
-    }
-    std::fs::create_dir_all(&build)?;
-    configure
-        .dir(&build)
-        .run_logged(ui, "gcc-unpatched: configure", &log)?;
     Cmd::new("make")
         .arg(format!(
             "-j{}",
             std::thread::available_parallelism().map_or(2, |n| n.get())
         ))
-        .args(["MAKEINFO=true", "all-gcc", "all-target-libgcc"])
+        .arg("MAKEINFO=true")
+        .args(targets)
         .env("CCACHE_DIR", cache.ccache())
         .env("LC_ALL", "C")
         .dir(&build)
-        .run_logged(ui, "gcc-unpatched: make all-gcc all-target-libgcc", &log)?;
+        .run_logged(
+            ui,
+            &format!("gcc-unpatched: make {}", targets.join(" ")),
+            &log,
+        )?;
     cache.mark_done("gcc-unpatched", &key, serde_json::Value::Null)?;
     Ok(build)
 }
