@@ -17,6 +17,7 @@ mod goldtests;
 mod hostdeps;
 mod manifest;
 mod patches;
+mod review;
 mod shell;
 mod smoke;
 mod sources;
@@ -96,6 +97,14 @@ enum Command {
         /// Also write the table as Markdown to this file.
         #[arg(long)]
         markdown: Option<PathBuf>,
+    },
+    /// Write a review report and a cover-letter draft per series (runs the
+    /// conformance suite; includes the benchmark table and the testsuite
+    /// comparisons).
+    Review {
+        /// Output directory (default: <cache>/review).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Work with the patch series in patches/.
     Patches {
@@ -224,6 +233,10 @@ fn run() -> Result<ExitCode> {
             if !c.regressions.is_empty() {
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        Command::Review { out } => {
+            let out = out.unwrap_or_else(|| cache.root().join("review"));
+            review::run(&ui, &cache, &repo, &out)?;
         }
         Command::Bench {
             coroutines,

@@ -1,0 +1,287 @@
+//! `cargo xtask review`: one Markdown report per series for upstream
+//! reviewers, and a cover-letter draft for each.
+//!
+//! A report states what the series changes and why (its commit messages
+//! and diffstats, read from `patches/<component>/`), the part of the ABI
+//! (`docs/abi.md`) it implements, the evidence (a fresh conformance run on
+//! the published toolchain, the benchmark table `docs/bench.md`, the
+//! before/after testsuite comparisons) and the commands that reproduce each
+//! figure.  Evidence that has not been produced yet is named as missing,
+//! never left out silently.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::build::ToolchainInfo;
+use crate::cache::{write_atomic, Cache};
+use crate::manifest::Component;
+use crate::shell::Ui;
+
+/// One patch of a series, as read from its `git format-patch` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchInfo {
+    /// File name in `patches/<component>/`.
+    pub file: String,
+    /// The subject without the `[PATCH]` prefix.
+    pub subject: String,
+    /// The commit message body (ChangeLog included).
+    pub body: String,
+    /// The diffstat lines `git format-patch` writes after `---`.
+    pub diffstat: Vec<String>,
+}
+
+/// Parses a `git format-patch` file.  Errors: no `Subject:` header.
+pub fn parse_patch(file: &str, text: &str) -> Result<PatchInfo> {
+    let mut lines = text.lines();
+    let mut subject = None;
+    for l in lines.by_ref() {
+        if let Some(s) = l.strip_prefix("Subject: ") {
+            subject = Some(s.trim_start_matches("[PATCH]").trim().to_string());
+        }
+        if l.is_empty() && subject.is_some() {
+            break;
+        }
+    }
+    let subject = subject.with_context(|| format!("{file}: no Subject: header"))?;
+    let mut body = Vec::new();
+    for l in lines.by_ref() {
+        if l == "---" {
+            break;
+        }
+        body.push(l);
+    }
+    let diffstat = lines
+        .take_while(|l| !l.starts_with("diff --git"))
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+        .collect();
+    Ok(PatchInfo {
+        file: file.to_string(),
+        subject,
+        body: body.join("\n").trim_end().to_string(),
+        diffstat,
+    })
+}
+
+/// The sections `## N. ...` of `docs/abi.md` whose numbers are in
+/// `numbers`, verbatim.
+pub fn abi_sections(abi: &str, numbers: &[u32]) -> String {
+    let mut out = String::new();
+    let mut keep = false;
+    for l in abi.lines() {
+        if let Some(h) = l.strip_prefix("## ") {
+            keep = h
+                .split('.')
+                .next()
+                .and_then(|n| n.trim().parse::<u32>().ok())
+                .is_some_and(|n| numbers.contains(&n));
+        }
+        if keep {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+struct SeriesText {
+    component: Component,
+    title: &'static str,
+    list: &'static str,
+    abi: &'static [u32],
+    comparison: &'static str,
+}
+
+const SERIES: &[SeriesText] = &[
+    SeriesText {
+        component: Component::Glibc,
+        title: "aarch64: split-stack guard slot at TP - 8 and __tcb_private_ss@GLIBC_2.44",
+        list: "libc-alpha@sourceware.org",
+        abi: &[1, 2, 3, 4],
+        comparison: "glibc",
+    },
+    SeriesText {
+        component: Component::Gcc,
+        title: "aarch64: -fsplit-stack for GNU/Linux",
+        list: "gcc-patches@gcc.gnu.org",
+        abi: &[5, 7],
+        comparison: "gcc",
+    },
+    SeriesText {
+        component: Component::Binutils,
+        title: "gold: AArch64 split-stack support for calls into non-split code",
+        list: "binutils@sourceware.org",
+        abi: &[6],
+        comparison: "binutils",
+    },
+];
+
+fn comparison_text(cache: &Cache, repo: &Path, which: &str) -> String {
+    match which {
+        "gcc" => match std::fs::read_to_string(repo.join("docs/gcc-compare.md")) {
+            Ok(t) => format!(
+                "From `docs/gcc-compare.md` (reproduce: `cargo xtask gcc-check --compare`):\n\n{}",
+                demote(&t)
+            ),
+            Err(_) => "**Missing:** no `docs/gcc-compare.md`; run `cargo xtask gcc-check \
+                       --compare`."
+                .into(),
+        },
+        "glibc" => match std::fs::read_to_string(cache.logs().join("glibc-compare.md")) {
+            Ok(t) => format!(
+                "From the last `cargo xtask glibc-compare` on this machine:\n\n{}",
+                demote(&t)
+            ),
+            Err(_) => "**Missing:** glibc's own `nptl` and `elf` tests have not been compared \
+                       on this machine yet; run `cargo xtask glibc-compare` (long: it builds \
+                       the unpatched glibc). The series' own tests and `check-abi` run in CI \
+                       (`cargo xtask glibc-tests`)."
+                .into(),
+        },
+        _ => "gold's own `testsuite/split_aarch64.sh` (added by the series) runs in CI \
+              (`cargo xtask test`); the conformance check `linker/non-split-calls` links and \
+              runs a program with the patched gold. gold's full testsuite has not been run \
+              before/after."
+            .into(),
+    }
+}
+
+/// Headings one level down, so that an included document nests.
+fn demote(md: &str) -> String {
+    md.lines()
+        .map(|l| {
+            if l.starts_with('#') {
+                format!("#{l}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Writes `<out>/<component>.md` and `<out>/<component>-cover-letter.txt`
+/// for every series; returns the paths written.  Errors: a patch file
+/// cannot be read or parsed, no published toolchain for the conformance
+/// run (run `cargo xtask build-toolchain`), `docs/abi.md` missing.
+pub fn run(ui: &Ui, cache: &Cache, repo: &Path, out: &Path) -> Result<Vec<PathBuf>> {
+    let abi = std::fs::read_to_string(repo.join("docs/abi.md")).context("docs/abi.md missing")?;
+    let info = ToolchainInfo::published(cache)
+        .context("no toolchain: run `cargo xtask build-toolchain` first")?;
+    ui.line("review: running the conformance suite on the published toolchain");
+    let old: Vec<PathBuf> = info.old_sysroots.iter().map(|o| o.2.clone()).collect();
+    let tc = conformance::Toolchain::from_prefix(&info.prefix, &info.sysroot, &old)?;
+    let report = conformance::run(&tc)?;
+    let bench = std::fs::read_to_string(repo.join("docs/bench.md")).unwrap_or_else(|_| {
+        "**Missing:** no `docs/bench.md`; run `cargo xtask bench --markdown docs/bench.md`.".into()
+    });
+    std::fs::create_dir_all(out)?;
+    let mut written = Vec::new();
+    for s in SERIES {
+        let c = s.component;
+        let mut patches = Vec::new();
+        for f in crate::patches::series(repo, c)? {
+            let text = std::fs::read_to_string(&f)?;
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            patches.push(parse_patch(&name, &text)?);
+        }
+        let n = patches.len();
+        let mut md = format!(
+            "# Review report: {}\n\nSeries `patches/{c}/`, {n} patch(es), for {}. `cargo \
+             xtask patches check` verifies that every patch applies with `git am` to the \
+             pristine {c} source pinned in `toolchain.toml`.\n\n## What the series changes \
+             and why\n\n",
+            s.title, s.list
+        );
+        for (i, p) in patches.iter().enumerate() {
+            md.push_str(&format!(
+                "### {}/{n} {}\n\n```text\n{}\n```\n\n```text\n{}\n```\n\n",
+                i + 1,
+                p.subject,
+                p.body,
+                p.diffstat.join("\n")
+            ));
+        }
+        md.push_str("## The ABI it implements (from `docs/abi.md`)\n\n");
+        md.push_str(&demote(&abi_sections(&abi, s.abi)));
+        md.push_str(
+            "\n## Conformance (fresh run of `cargo xtask conformance` on the built \
+             toolchain)\n\n",
+        );
+        md.push_str(&demote(&report.markdown()));
+        md.push_str("\n## Testsuite comparison, unpatched vs patched\n\n");
+        md.push_str(&comparison_text(cache, repo, s.comparison));
+        md.push_str("\n\n## Benchmarks (`docs/bench.md`, from `cargo xtask bench`)\n\n");
+        md.push_str(&bench);
+        md.push_str(
+            "\n## Reproducing\n\n```sh\ncargo xtask build-toolchain        # patched \
+             toolchain from the pinned sources\ncargo xtask patches check           # every \
+             series applies to its pristine tree\ncargo xtask conformance             # the \
+             conformance table above\ncargo xtask test                    # fmt, clippy, \
+             glibc-tests, gold tests, cargo test\ncargo xtask gcc-check               # GCC's \
+             split-stack DejaGnu tests under qemu-user\ncargo xtask gcc-check --compare     # \
+             gcc.target/aarch64 before/after\ncargo xtask glibc-compare           # glibc \
+             nptl/elf before/after\ncargo xtask bench                   # the benchmark \
+             table\n```\n",
+        );
+        let path = out.join(format!("{c}.md"));
+        write_atomic(&path, md.as_bytes())?;
+        written.push(path);
+
+        let mut cover = format!(
+            "To: {}\nSubject: [PATCH 0/{n}] {}\n\nThis series adds what AArch64 GNU/Linux \
+             needs for GCC's -fsplit-stack, as specified in the project's docs/abi.md: \
+             a guard word at TP - 8 in every thread (glibc), the prologue, __morestack and \
+             __splitstack_* (GCC, libgcc), and the rewrite of split-stack prologues that call \
+             non-split code (gold).  This part:\n\n",
+            s.list, s.title
+        );
+        for p in &patches {
+            cover.push_str(&format!("  {}\n", p.subject));
+        }
+        cover.push_str(
+            "\nTesting: the series' own tests, a conformance suite (prologue forms decoded from \
+             the object code, guard offset, run-time behaviour under qemu-user, refusal by \
+             older glibc), and a before/after run of the existing testsuite; see the attached \
+             report for the figures and the commands that reproduce them.\n",
+        );
+        let path = out.join(format!("{c}-cover-letter.txt"));
+        write_atomic(&path, cover.as_bytes())?;
+        written.push(path);
+    }
+    for p in &written {
+        ui.line(format!("review: wrote {}", p.display()));
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_patch_is_parsed() {
+        let text = "From 0000 Mon Sep 17 00:00:00 2001\nFrom: A <a@b>\nDate: x\n\
+                    Subject: [PATCH] gold: Do a thing\n\nWhy it is done.\n\n\
+                    \t* aarch64.cc (f): New.\n---\n gold/aarch64.cc | 2 ++\n \
+                    1 file changed, 2 insertions(+)\n\ndiff --git a/x b/x\n+y\n";
+        let p = parse_patch("0001-x.patch", text).unwrap();
+        assert_eq!(p.subject, "gold: Do a thing");
+        assert!(p.body.contains("Why it is done."));
+        assert!(p.body.contains("* aarch64.cc (f): New."));
+        assert_eq!(p.diffstat.len(), 2);
+        assert!(parse_patch("y", "no headers\n").is_err());
+    }
+
+    #[test]
+    fn abi_sections_are_selected_by_number() {
+        let abi = "# T\nintro\n## 1. One\na\n### 1.1 Sub\nb\n## 2. Two\nc\n## Building\nd\n";
+        let s = abi_sections(abi, &[1]);
+        assert!(s.contains("## 1. One") && s.contains("### 1.1 Sub") && s.contains("b\n"));
+        assert!(!s.contains("Two") && !s.contains("Building") && !s.contains("intro"));
+    }
+}
