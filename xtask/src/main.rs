@@ -236,7 +236,8 @@ fn run() -> Result<ExitCode> {
         }
         Command::Review { out } => {
             let out = out.unwrap_or_else(|| cache.root().join("review"));
-            review::run(&ui, &cache, &repo, &out)?;
+            let check = patches_check(&ui, &cache, &repo, &manifest()?)?;
+            review::run(&ui, &cache, &repo, &out, &check)?;
         }
         Command::Bench {
             coroutines,
@@ -329,6 +330,24 @@ fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> Resul
     })
 }
 
+/// `patches check`: applies every series with `git am` to its pristine
+/// source; returns one line per component.  Errors: a patch does not
+/// apply (the message names it), sources cannot be prepared.
+fn patches_check(ui: &Ui, cache: &Cache, repo: &Path, manifest: &Manifest) -> Result<Vec<String>> {
+    let _lock = cache.lock()?;
+    let mut apt = apt::Apt::new(cache.apt(), manifest);
+    let mut out = Vec::new();
+    for c in Component::ALL {
+        let s = sources::prepare(ui, cache, manifest, &mut apt, c, &SourceChoice::default())?;
+        let n = patches::check(ui, &s.tree, repo, c, s.docs_stubbed)?;
+        out.push(format!(
+            "{c}: {n} patch(es) apply to {}",
+            s.origin.describe()
+        ));
+    }
+    Ok(out)
+}
+
 fn patches_cmd(
     ui: &Ui,
     cache: &Cache,
@@ -366,13 +385,8 @@ fn patches_cmd(
             }
         }
         PatchesCmd::Check => {
-            let _lock = cache.lock()?;
-            let mut apt = apt::Apt::new(cache.apt(), manifest);
-            for c in Component::ALL {
-                let s =
-                    sources::prepare(ui, cache, manifest, &mut apt, c, &SourceChoice::default())?;
-                let n = patches::check(ui, &s.tree, repo, c, s.docs_stubbed)?;
-                println!("{c}: {n} patch(es) apply to {}", s.origin.describe());
+            for line in patches_check(ui, cache, repo, manifest)? {
+                println!("{line}");
             }
         }
         PatchesCmd::Reset { component } => {

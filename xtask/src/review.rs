@@ -165,7 +165,16 @@ fn demote(md: &str) -> String {
 /// for every series; returns the paths written.  Errors: a patch file
 /// cannot be read or parsed, no published toolchain for the conformance
 /// run (run `cargo xtask build-toolchain`), `docs/abi.md` missing.
-pub fn run(ui: &Ui, cache: &Cache, repo: &Path, out: &Path) -> Result<Vec<PathBuf>> {
+///
+/// `patches_check` holds the lines of a `cargo xtask patches check` run
+/// just before (one per component); the report quotes its component's.
+pub fn run(
+    ui: &Ui,
+    cache: &Cache,
+    repo: &Path,
+    out: &Path,
+    patches_check: &[String],
+) -> Result<Vec<PathBuf>> {
     let abi = std::fs::read_to_string(repo.join("docs/abi.md")).context("docs/abi.md missing")?;
     let info = ToolchainInfo::published(cache)
         .context("no toolchain: run `cargo xtask build-toolchain` first")?;
@@ -192,10 +201,16 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, out: &Path) -> Result<Vec<PathBu
         let n = patches.len();
         let mut md = format!(
             "# Review report: {}\n\nSeries `patches/{c}/`, {n} patch(es), for {}. `cargo \
-             xtask patches check` verifies that every patch applies with `git am` to the \
-             pristine {c} source pinned in `toolchain.toml`.\n\n## What the series changes \
-             and why\n\n",
-            s.title, s.list
+             xtask patches check`, run for this report, applies every patch with `git am` to \
+             the pristine {c} source pinned in `toolchain.toml`: {}.\n\n## What the series \
+             changes and why\n\n",
+            s.title,
+            s.list,
+            patches_check
+                .iter()
+                .find(|l| l.starts_with(&format!("{c}:")))
+                .map(String::as_str)
+                .unwrap_or("not run")
         );
         for (i, p) in patches.iter().enumerate() {
             md.push_str(&format!(
