@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::cache::{write_atomic, Cache, KeyHasher};
-use crate::git::{git, rev_parse};
+use crate::git::{fresh_worktree, rev_parse};
 use crate::glibccompare::{compare, Comparison, Results};
 use crate::shell::{Cmd, Ui};
 
@@ -263,21 +263,7 @@ fn build_unpatched(ui: &Ui, cache: &Cache) -> Result<PathBuf> {
         if !tree.join("configure").exists()
             || rev_parse(&tree, "HEAD").ok().as_deref() != Some(&base)
         {
-            if tree.exists() {
-                let _ = git(&main_tree)
-                    .args(["worktree", "remove", "--force"])
-                    .arg(&tree)
-                    .output();
-                if tree.exists() {
-                    std::fs::remove_dir_all(&tree)?;
-                }
-            }
-            git(&main_tree).args(["worktree", "prune"]).read()?;
-            git(&main_tree)
-                .args(["worktree", "add", "--detach", "-q"])
-                .arg(&tree)
-                .arg(&base)
-                .read()?;
+            fresh_worktree(&main_tree, &tree, &base)?;
         }
         if build.exists() {
             std::fs::remove_dir_all(&build)?;

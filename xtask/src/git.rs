@@ -64,3 +64,26 @@ pub fn dirty_files(dir: &Path) -> Result<Vec<String>> {
         .map(str::to_string)
         .collect())
 }
+
+/// Makes `tree` a fresh detached work tree of the repository `main_tree`
+/// at `rev` (a previous work tree there is removed first).  Used for the
+/// unpatched baselines of `gcc-check --compare` and `glibc-compare`.
+/// Errors: git fails (e.g. `rev` unknown), `tree` cannot be removed.
+pub fn fresh_worktree(main_tree: &Path, tree: &Path, rev: &str) -> Result<()> {
+    if tree.exists() {
+        let _ = git(main_tree)
+            .args(["worktree", "remove", "--force"])
+            .arg(tree)
+            .output();
+        if tree.exists() {
+            std::fs::remove_dir_all(tree)?;
+        }
+    }
+    git(main_tree).args(["worktree", "prune"]).read()?;
+    git(main_tree)
+        .args(["worktree", "add", "--detach", "-q"])
+        .arg(tree)
+        .arg(rev)
+        .read()?;
+    Ok(())
+}

@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::build::glibc_configure;
 use crate::cache::{write_atomic, Cache, KeyHasher};
-use crate::git::{git, rev_parse};
+use crate::git::{fresh_worktree, rev_parse};
 use crate::shell::{Cmd, Ui};
 
 /// Results of one side: test name (`nptl/tst-x`) to result (`PASS`, ...).
@@ -95,21 +95,7 @@ fn build_unpatched(ui: &Ui, cache: &Cache) -> Result<PathBuf> {
         return Ok(build);
     }
     cache.clear("glibc-unpatched")?;
-    if tree.exists() {
-        let _ = git(&main_tree)
-            .args(["worktree", "remove", "--force"])
-            .arg(&tree)
-            .output();
-        if tree.exists() {
-            std::fs::remove_dir_all(&tree)?;
-        }
-    }
-    git(&main_tree).args(["worktree", "prune"]).read()?;
-    git(&main_tree)
-        .args(["worktree", "add", "--detach", "-q"])
-        .arg(&tree)
-        .arg(&base)
-        .read()?;
+    fresh_worktree(&main_tree, &tree, &base)?;
     if build.exists() {
         std::fs::remove_dir_all(&build)?;
     }
