@@ -38,6 +38,25 @@ pub fn needed_versions(data: &[u8]) -> Result<Vec<VersionNeed>> {
     Ok(out)
 }
 
+/// The program interpreter (`PT_INTERP`, e.g. `/lib/ld-linux-aarch64.so.1`)
+/// of the 64-bit ELF file at `path`, or `None` for a statically linked
+/// executable (static and static-pie programs have no `PT_INTERP`).
+///
+/// Errors: the file cannot be read or is not a 64-bit ELF file.
+pub fn interpreter(path: &std::path::Path) -> Result<Option<String>> {
+    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let header = FileHeader64::<Endianness>::parse(&*data)
+        .with_context(|| format!("{} is not a 64-bit ELF file", path.display()))?;
+    let endian = header.endian()?;
+    for ph in header.program_headers(endian, &*data)? {
+        use object::read::elf::ProgramHeader;
+        if let Some(bytes) = ph.interpreter(endian, &*data)? {
+            return Ok(Some(String::from_utf8_lossy(bytes).into_owned()));
+        }
+    }
+    Ok(None)
+}
+
 /// The 8-byte little-endian value of the dynamic data symbol `name` in a
 /// 64-bit ELF shared object, read from the section that holds it.
 ///
@@ -115,4 +134,22 @@ pub fn functions(data: &[u8], reloc_target: &str) -> Result<Vec<ObjectFunction>>
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpreter_of_a_dynamic_host_program_and_errors() {
+        // The host's own shell is a dynamically linked 64-bit ELF program.
+        let sh = std::fs::canonicalize("/bin/sh").unwrap();
+        let interp = interpreter(&sh).unwrap();
+        assert!(interp.is_some_and(|i| i.contains("ld-linux")));
+        let d = tempfile::tempdir().unwrap();
+        let not_elf = d.path().join("x");
+        std::fs::write(&not_elf, "#!/bin/sh\n").unwrap();
+        assert!(interpreter(&not_elf).is_err());
+        assert!(interpreter(&d.path().join("missing")).is_err());
+    }
 }

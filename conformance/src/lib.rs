@@ -30,8 +30,19 @@ pub struct Toolchain {
     pub sysroot: PathBuf,
     /// Stock glibc sysroots without the split-stack slot.
     pub old_sysroots: Vec<PathBuf>,
-    /// The qemu-user binary used to run aarch64 programs.
+    /// The qemu-user binary used to run aarch64 programs (`-L` mode).
     pub qemu: PathBuf,
+    /// When set, programs run inside this AArch64 root filesystem
+    /// (`chroot`, executed through a `binfmt_misc` registration of
+    /// qemu-user-static) instead of `qemu-aarch64 -L`.  `sysroot` and
+    /// `old_sysroots` are then host paths inside it: a sysroot equal to the
+    /// root filesystem itself means the distribution's glibc (programs run
+    /// as they are); any other one is a glibc installed under its own
+    /// prefix, whose loader is invoked explicitly
+    /// (`PREFIX/lib/ld-linux-aarch64.so.1 --library-path PREFIX/lib`).
+    /// Scratch files are created in its `tmp/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chroot: Option<PathBuf>,
 }
 
 impl Toolchain {
@@ -64,7 +75,33 @@ impl Toolchain {
             sysroot: sysroot.to_path_buf(),
             old_sysroots: old.to_vec(),
             qemu: PathBuf::from("qemu-aarch64"),
+            chroot: None,
         })
+    }
+
+    /// A toolchain whose programs run inside the AArch64 root filesystem
+    /// `rootfs` (see [`Toolchain::chroot`]): the glibc under test is
+    /// installed at `rootfs/<prefix>` (`prefix` relative, e.g.
+    /// `opt/split-stack-aarch64`), the distribution's own glibc of
+    /// `rootfs` is the old glibc.
+    ///
+    /// Errors: no driver found, no loader in `rootfs/<prefix>/lib`, or a
+    /// root filesystem without `/lib/ld-linux-aarch64.so.1`.
+    pub fn in_rootfs(gcc_prefix: &Path, rootfs: &Path, prefix: &Path) -> Result<Toolchain> {
+        let sysroot = rootfs.join(prefix);
+        let mut tc = Toolchain::from_prefix(gcc_prefix, &sysroot, &[])?;
+        // The distribution's loader is usually an absolute symlink, which
+        // resolves only inside the chroot: check the link itself.
+        let loader = rootfs.join("lib/ld-linux-aarch64.so.1");
+        if std::fs::symlink_metadata(&loader).is_err() {
+            bail!(
+                "{} is not an AArch64 root filesystem (no lib/ld-linux-aarch64.so.1)",
+                rootfs.display()
+            );
+        }
+        tc.old_sysroots = vec![rootfs.to_path_buf()];
+        tc.chroot = Some(rootfs.to_path_buf());
+        Ok(tc)
     }
 }
 
@@ -144,6 +181,12 @@ impl Report {
         for o in &self.toolchain.old_sysroots {
             s.push_str(&format!("  old glibc: {}\n", o.display()));
         }
+        if let Some(root) = &self.toolchain.chroot {
+            s.push_str(&format!(
+                "  run in:   chroot {} (binfmt_misc, qemu-user-static)\n",
+                root.display()
+            ));
+        }
         s.push('\n');
         for r in &self.results {
             s.push_str(&format!(
@@ -189,6 +232,12 @@ impl Report {
         for o in &self.toolchain.old_sysroots {
             s.push_str(&format!("- old glibc: `{}`\n", o.display()));
         }
+        if let Some(root) = &self.toolchain.chroot {
+            s.push_str(&format!(
+                "- run in: `chroot {}` (binfmt_misc, qemu-user-static)\n",
+                root.display()
+            ));
+        }
         s.push_str("\n| check | result | what | detail |\n|---|---|---|---|\n");
         for r in &self.results {
             s.push_str(&format!(
@@ -208,7 +257,13 @@ impl Report {
 /// Errors only for problems of the suite itself (no temporary directory,
 /// qemu missing); everything about the toolchain is a check outcome.
 pub fn run(tc: &Toolchain) -> Result<Report> {
-    let work = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let work = match &tc.chroot {
+        Some(root) => tempfile::Builder::new()
+            .prefix("split-stack-conformance")
+            .tempdir_in(root.join("tmp")),
+        None => tempfile::tempdir(),
+    }
+    .context("cannot create a temporary directory")?;
     let probe = Probe::new(tc, work.path());
     probe.require_qemu()?;
     let results = checks::all(&probe);
@@ -245,6 +300,7 @@ mod tests {
                 sysroot: "/s".into(),
                 old_sysroots: vec![],
                 qemu: "qemu-aarch64".into(),
+                chroot: None,
             },
             verdict: "NOT CONFORMANT: 1 check(s) failed, 0 skipped".into(),
             results: vec![
@@ -276,6 +332,7 @@ mod tests {
                 sysroot: "/s".into(),
                 old_sysroots: vec![],
                 qemu: "qemu-aarch64".into(),
+                chroot: None,
             },
             verdict: String::new(),
             results: outcomes

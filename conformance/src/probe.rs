@@ -37,8 +37,27 @@ impl<'a> Probe<'a> {
         Probe { tc, dir }
     }
 
-    /// Fails if the qemu-user binary cannot be run.
+    /// Fails if aarch64 programs cannot be run: the qemu-user binary
+    /// (`-L` mode) does not start, or (chroot mode) the root filesystem's
+    /// own `/bin/true` does not run, which means no working `binfmt_misc`
+    /// registration for AArch64.
     pub fn require_qemu(&self) -> Result<()> {
+        if let Some(root) = &self.tc.chroot {
+            let ok = Command::new("chroot")
+                .arg(root)
+                .arg("/bin/true")
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            if !ok {
+                bail!(
+                    "cannot run /bin/true inside {} (needs root, and an AArch64 binfmt_misc \
+                     registration with the F flag: `cargo xtask conformance --rootfs` makes one)",
+                    root.display()
+                );
+            }
+            return Ok(());
+        }
         let ok = Command::new(&self.tc.qemu)
             .arg("--version")
             .output()
@@ -90,22 +109,60 @@ impl<'a> Probe<'a> {
         Ok(out)
     }
 
-    /// Runs `exe` under `qemu-aarch64 -L sysroot` with extra environment
+    /// Runs `exe` against the glibc of `sysroot` with extra environment
     /// variables for the guest, killed after [`RUN_TIMEOUT_SECS`] seconds
     /// (a hung case is reported as a failure, not waited for).
+    ///
+    /// `-L` mode: `qemu-aarch64 -L sysroot exe`.  Chroot mode (see
+    /// [`crate::Toolchain::chroot`]): `chroot ROOT exe` when `sysroot` is
+    /// the root filesystem itself or `exe` is statically linked (no
+    /// `PT_INTERP`), otherwise `chroot ROOT P/lib/ld-linux-aarch64.so.1
+    /// --library-path P/lib64:P/lib:P/usr/lib64:P/usr/lib exe` with `P` the sysroot's path
+    /// inside ROOT.  Errors: `exe` or `sysroot` outside the root
+    /// filesystem in chroot mode, or the runner cannot be started.
     pub fn run(&self, exe: &Path, sysroot: &Path, env: &[(&str, &str)]) -> Result<Run> {
         let mut cmd = Command::new("timeout");
-        cmd.args(["--kill-after=5", &RUN_TIMEOUT_SECS.to_string()])
-            .arg(&self.tc.qemu);
-        cmd.arg("-L").arg(sysroot);
-        for (k, v) in env {
-            cmd.arg("-E").arg(format!("{k}={v}"));
-        }
+        cmd.args(["--kill-after=5", &RUN_TIMEOUT_SECS.to_string()]);
+        let runner = match &self.tc.chroot {
+            None => {
+                cmd.arg(&self.tc.qemu).arg("-L").arg(sysroot);
+                for (k, v) in env {
+                    cmd.arg("-E").arg(format!("{k}={v}"));
+                }
+                cmd.arg(exe);
+                self.tc.qemu.display().to_string()
+            }
+            Some(root) => {
+                let inside = |p: &Path| -> Result<PathBuf> {
+                    let rel = p.strip_prefix(root).with_context(|| {
+                        format!("{} is not inside {}", p.display(), root.display())
+                    })?;
+                    Ok(Path::new("/").join(rel))
+                };
+                let exe_in = inside(exe)?;
+                cmd.arg("chroot").arg(root);
+                let dynamic = crate::elf::interpreter(exe)?.is_some();
+                if sysroot != root && dynamic {
+                    let prefix = inside(sysroot)?;
+                    cmd.arg(prefix.join("lib/ld-linux-aarch64.so.1"))
+                        .arg("--library-path")
+                        .arg(
+                            ["lib64", "lib", "usr/lib64", "usr/lib"]
+                                .map(|d| prefix.join(d).display().to_string())
+                                .join(":"),
+                        );
+                }
+                cmd.arg(exe_in);
+                for (k, v) in env {
+                    cmd.env(k, v);
+                }
+                format!("chroot {}", root.display())
+            }
+        };
         let o = cmd
-            .arg(exe)
             .env_remove("QEMU_LD_PREFIX")
             .output()
-            .with_context(|| format!("cannot run {}", self.tc.qemu.display()))?;
+            .with_context(|| format!("cannot run {runner}"))?;
         let mut stderr = String::from_utf8_lossy(&o.stderr).into_owned();
         if o.status.code() == Some(124) {
             stderr.push_str(&format!("\n(timed out after {RUN_TIMEOUT_SECS} s)"));

@@ -94,6 +94,17 @@ fn build_unpatched(ui: &Ui, cache: &Cache) -> Result<PathBuf> {
     if cache.is_done("glibc-unpatched", &key) && build.join("libc.so").exists() {
         return Ok(build);
     }
+    if !cache
+        .patched_sysroot()
+        .join("usr/include/linux/version.h")
+        .exists()
+    {
+        bail!(
+            "no Linux headers in {} yet (glibc's configure needs them): run \
+             `cargo xtask build-toolchain` first",
+            cache.patched_sysroot().display()
+        );
+    }
     cache.clear("glibc-unpatched")?;
     fresh_worktree(&main_tree, &tree, &base)?;
     if build.exists() {
@@ -136,7 +147,7 @@ fn run_side(
         .arg("-k")
         .arg(format!(
             "-j{}",
-            std::thread::available_parallelism().map_or(2, |n| n.get())
+            2 * std::thread::available_parallelism().map_or(2, |n| n.get())
         ))
         .arg("check")
         // `make check` installs into testroot.pristine; Debian's tarball
@@ -214,27 +225,59 @@ pub fn report(title: &str, u: &Results, p: &Results, c: &Comparison) -> String {
     md
 }
 
+/// The last non-empty line of each failing test's `.out` file in the
+/// patched build (glibc writes a test's output to `<build>/<subdir>/<test>.out`),
+/// cut to 160 characters: the reason shown beside a test that fails on
+/// both sides.
+fn failure_reasons(build: &Path, tests: &[(String, String)]) -> BTreeMap<String, String> {
+    tests
+        .iter()
+        .filter_map(|(t, _)| {
+            let text = std::fs::read_to_string(build.join(format!("{t}.out"))).ok()?;
+            let last = text.lines().rev().find(|l| !l.trim().is_empty())?.trim();
+            Some((t.clone(), last.chars().take(160).collect()))
+        })
+        .collect()
+}
+
 /// Runs the comparison and writes `<cache>/logs/glibc-compare.md`.
-/// Returns the comparison; the caller fails on regressions.
+/// The two sides run at the same time (each `make check` with twice as
+/// many jobs as cores: many glibc tests sleep or wait on timeouts under
+/// qemu-user).  Returns the comparison; the caller fails on regressions.
 pub fn run(ui: &Ui, cache: &Cache, repo: &Path, subdirs: &[String]) -> Result<Comparison> {
+    let started = std::time::Instant::now();
+    let unpatched = build_unpatched(ui, cache)?;
     let patched = cache.build("glibc");
     if !patched.join("libc.so").exists() {
         bail!("no patched glibc build: run `cargo xtask build-toolchain` first");
     }
-    let unpatched = build_unpatched(ui, cache)?;
     let stock = cache.old_sysroot("glibc-2.43-stock");
-    let u = run_side(ui, cache, repo, "unpatched", &unpatched, &stock, subdirs)?;
-    let p = run_side(
-        ui,
-        cache,
-        repo,
-        "patched",
-        &patched,
-        &cache.patched_sysroot(),
-        subdirs,
-    )?;
+    if !stock.join("lib/ld-linux-aarch64.so.1").exists() {
+        bail!(
+            "no stock glibc sysroot at {}: run `cargo xtask build-toolchain` first",
+            stock.display()
+        );
+    }
+    let patched_sysroot = cache.patched_sysroot();
+    let (u, p) = std::thread::scope(|s| {
+        let u = s.spawn(|| run_side(ui, cache, repo, "unpatched", &unpatched, &stock, subdirs));
+        let p = s.spawn(|| {
+            run_side(
+                ui,
+                cache,
+                repo,
+                "patched",
+                &patched,
+                &patched_sysroot,
+                subdirs,
+            )
+        });
+        (u.join(), p.join())
+    });
+    let u = u.map_err(|_| anyhow::anyhow!("unpatched test run panicked"))??;
+    let p = p.map_err(|_| anyhow::anyhow!("patched test run panicked"))??;
     let c = compare(&u, &p);
-    let md = report(
+    let mut md = report(
         &format!(
             "glibc test comparison under qemu-user ({})",
             subdirs.join(", ")
@@ -243,6 +286,26 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, subdirs: &[String]) -> Result<Co
         &p,
         &c,
     );
+    let reasons = failure_reasons(&patched, &c.both_fail);
+    if !reasons.is_empty() {
+        md.push_str(
+            "\n## Why they fail (last line of the patched test's `.out`)\n\n\
+             | test | last line |\n|---|---|\n",
+        );
+        for (t, r) in &reasons {
+            md.push_str(&format!(
+                "| {t} | `{}` |\n",
+                r.replace('|', "\\|").replace('`', "'")
+            ));
+        }
+    }
+    md.push_str(&format!(
+        "\nMethod: `cargo xtask glibc-compare {}`: glibc's `make -k check` in the patched \
+         and the unpatched build trees (same source, same configure line), tests run \
+         under qemu-user through `xtask/scripts/qemu-test-wrapper.sh`; wall time {} min.\n",
+        subdirs.join(" "),
+        started.elapsed().as_secs() / 60
+    ));
     let out = cache.logs().join("glibc-compare.md");
     write_atomic(&out, md.as_bytes())?;
     print!("{md}");

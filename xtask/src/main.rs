@@ -8,6 +8,7 @@ mod apt;
 mod bench;
 mod build;
 mod cache;
+mod dockerlint;
 mod envcmd;
 mod gcccheck;
 mod git;
@@ -18,6 +19,7 @@ mod hostdeps;
 mod manifest;
 mod patches;
 mod review;
+mod rootfs;
 mod shell;
 mod smoke;
 mod sources;
@@ -106,6 +108,30 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Install the host packages the toolchain build needs (Debian,
+    /// as root; `build-toolchain` does this itself when needed).
+    HostDeps,
+    /// Build (or reuse) a Debian arm64 root filesystem with mmdebstrap,
+    /// run through binfmt_misc and qemu-user-static (as root).
+    Rootfs {
+        /// Debian suite (bookworm: glibc 2.36; sid: the current glibc).
+        #[arg(long, default_value = rootfs::DEFAULT_SUITE)]
+        suite: String,
+        /// Build it again even if the cached one is complete.
+        #[arg(long)]
+        rebuild: bool,
+    },
+    /// Install the patched glibc's run-time files and the split-stack-run
+    /// launcher under DEST (the layout of docker/runtime.Dockerfile).
+    InstallGlibc {
+        /// Destination prefix, e.g. /opt/split-stack-aarch64.
+        dest: PathBuf,
+        #[command(flatten)]
+        build: BuildArgs,
+    },
+    /// Lint docker/ (hadolint, shellcheck) and check that every command the
+    /// recipes run is one the project's tests run too.
+    DockerLint,
     /// Work with the patch series in patches/.
     Patches {
         #[command(subcommand)]
@@ -192,6 +218,14 @@ struct ConformanceArgs {
     /// Write the report as Markdown (a table per check) to this file as well.
     #[arg(long, value_name = "FILE")]
     markdown: Option<PathBuf>,
+    /// Run the programs inside a Debian arm64 root filesystem (chroot,
+    /// binfmt_misc, qemu-user-static; as root), with the distribution's
+    /// glibc as the old glibc and the patched one installed beside it.
+    #[arg(long)]
+    rootfs: bool,
+    /// Debian suite of the --rootfs root filesystem.
+    #[arg(long, default_value = rootfs::DEFAULT_SUITE, requires = "rootfs")]
+    suite: String,
     #[command(flatten)]
     build: BuildArgs,
 }
@@ -291,12 +325,35 @@ fn run() -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::HostDeps => {
+            hostdeps::ensure(&ui, hostdeps::REQUIREMENTS, &cache.log("host-packages"))?;
+            println!("host packages: all present");
+        }
+        Command::Rootfs { suite, rebuild } => {
+            hostdeps::ensure(&ui, rootfs::REQUIREMENTS, &cache.log("host-packages"))?;
+            let _host = rootfs::binfmt(&ui)?;
+            let r = rootfs::ensure(&ui, &cache, &suite, rebuild)?;
+            println!(
+                "{} (Debian {} arm64, libc6 {})",
+                r.root.display(),
+                r.suite,
+                r.libc6
+            );
+        }
+        Command::InstallGlibc { dest, build: b } => {
+            let info = build::build_toolchain(&ui, &cache, &repo, &manifest()?, &b.options())?;
+            rootfs::install_glibc(&ui, &repo, &info.sysroot, &dest)?;
+        }
+        Command::DockerLint => dockerlint::run(&ui, &cache, &repo)?,
         Command::Patches { cmd } => patches_cmd(&ui, &cache, &repo, &manifest()?, cmd)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> Result<ExitCode> {
+    if a.rootfs {
+        return conformance_rootfs(ui, cache, repo, &a);
+    }
     let tc = match &a.toolchain {
         Some(prefix) => {
             let sysroot = a
@@ -314,6 +371,65 @@ fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> Resul
         }
     };
     let report = conformance::run(&tc)?;
+    write_report(&report, &a)?;
+    Ok(if report.conformant() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `conformance --rootfs`: the suite inside a Debian arm64 root filesystem.
+fn conformance_rootfs(
+    ui: &Ui,
+    cache: &Cache,
+    repo: &Path,
+    a: &ConformanceArgs,
+) -> Result<ExitCode> {
+    let (prefix, sysroot) = match &a.toolchain {
+        Some(p) => (
+            p.clone(),
+            a.sysroot.clone().context(
+                "--toolchain needs --sysroot DIR (the glibc to install in the root filesystem)",
+            )?,
+        ),
+        None => {
+            let info =
+                build::build_toolchain(ui, cache, repo, &manifest_of(repo)?, &a.build.options())?;
+            (info.prefix, info.sysroot)
+        }
+    };
+    let (report, launcher, rfs) =
+        rootfs::conformance(ui, cache, repo, &prefix, &sysroot, &a.suite)?;
+    println!(
+        "root filesystem: {} (Debian {} arm64, distribution glibc: libc6 {})",
+        rfs.root.display(),
+        rfs.suite,
+        rfs.libc6
+    );
+    println!(
+        "{} rootfs/launcher: split-stack-run runs with the patched glibc, the distribution's glibc refuses\n{}",
+        if launcher.ok { "PASS " } else { "FAIL " },
+        launcher
+            .detail
+            .lines()
+            .map(|l| format!("      {l}\n"))
+            .collect::<String>()
+    );
+    write_report(&report, a)?;
+    Ok(if report.conformant() && launcher.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn manifest_of(repo: &Path) -> Result<Manifest> {
+    Manifest::load(&build::manifest_path(repo))
+}
+
+/// Prints the report and writes the JSON/Markdown files asked for.
+fn write_report(report: &conformance::Report, a: &ConformanceArgs) -> Result<()> {
     print!("{}", report.render());
     if let Some(path) = &a.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
@@ -323,11 +439,7 @@ fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> Resul
         std::fs::write(path, report.markdown())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    Ok(if report.conformant() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(())
 }
 
 /// `patches check`: applies every series with `git am` to its pristine

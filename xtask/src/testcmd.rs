@@ -1,8 +1,10 @@
 //! `cargo xtask test`: the project's whole test run, as CI runs it:
 //! `cargo fmt --check`, `cargo clippy -- -D warnings`, build/update the
-//! toolchain, the glibc series' tests, gold's `split_aarch64.sh`, then
-//! `cargo test --workspace --all-targets` with the toolchain's location
-//! exported so the integration tests really use it.
+//! toolchain, the glibc series' tests, gold's `split_aarch64.sh`, the
+//! `docker/` lint, `install-glibc` into a scratch prefix, the conformance
+//! suite inside a Debian arm64 root filesystem (as root; otherwise it says
+//! SKIPPED), then `cargo test --workspace --all-targets` with the
+//! toolchain's location exported so the integration tests really use it.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -83,6 +85,46 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
             cache.log("gold-tests").display()
         );
         return Ok(ExitCode::FAILURE);
+    }
+    ui.line("test: docker/ recipes (hadolint, shellcheck, only tested commands)");
+    crate::dockerlint::run(ui, &cache, repo)?;
+    // The recipes run `cargo xtask host-deps` (the same check
+    // build_toolchain made above) and `cargo xtask install-glibc`.
+    ui.line("test: install-glibc into a scratch prefix");
+    let scratch = tempfile::tempdir()?;
+    crate::rootfs::install_glibc(ui, repo, &info.sysroot, scratch.path())?;
+    for f in ["lib/ld-linux-aarch64.so.1", "bin/split-stack-run"] {
+        if !scratch.path().join(f).exists() {
+            eprintln!("install-glibc did not install {f}");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    if crate::hostdeps::is_root() {
+        ui.line("test: conformance --rootfs (Debian arm64 root filesystem, binfmt_misc)");
+        let (report, launcher, rfs) = crate::rootfs::conformance(
+            ui,
+            &cache,
+            repo,
+            &info.prefix,
+            &info.sysroot,
+            crate::rootfs::DEFAULT_SUITE,
+        )?;
+        let (p, f, k) = report.counts();
+        ui.line(format!(
+            "test: rootfs Debian {} (libc6 {}): {p} passed, {f} failed, {k} skipped; launcher {}",
+            rfs.suite,
+            rfs.libc6,
+            if launcher.ok { "PASS" } else { "FAIL" }
+        ));
+        if !report.conformant() || !launcher.ok {
+            eprint!("{}{}\n", report.render(), launcher.detail);
+            return Ok(ExitCode::FAILURE);
+        }
+    } else {
+        eprintln!(
+            "SKIPPED (not counted as passed): conformance --rootfs needs root \
+             (binfmt_misc, chroot, mount); run `sudo cargo xtask conformance --rootfs`"
+        );
     }
     ui.line("test: cargo test --workspace");
     // bench/insn-count is a QEMU plugin: its symbols come from the qemu
