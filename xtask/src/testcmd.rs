@@ -117,7 +117,7 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
             if launcher.ok { "PASS" } else { "FAIL" }
         ));
         if !report.conformant() || !launcher.ok {
-            eprint!("{}{}\n", report.render(), launcher.detail);
+            eprintln!("{}{}", report.render(), launcher.detail);
             return Ok(ExitCode::FAILURE);
         }
     } else {
