@@ -128,16 +128,22 @@ fn comparison_text(cache: &Cache, repo: &Path, which: &str) -> String {
                        --compare`."
                 .into(),
         },
-        "glibc" => match std::fs::read_to_string(cache.logs().join("glibc-compare.md")) {
+        "glibc" => match std::fs::read_to_string(repo.join("docs/glibc-compare.md")) {
             Ok(t) => format!(
-                "From the last `cargo xtask glibc-compare` on this machine:\n\n{}",
+                "From `docs/glibc-compare.md` (reproduce: `cargo xtask glibc-compare`):\n\n{}",
                 demote(&t)
             ),
-            Err(_) => "**Missing:** glibc's own `nptl` and `elf` tests have not been compared \
+            Err(_) => match std::fs::read_to_string(cache.logs().join("glibc-compare.md")) {
+                Ok(t) => format!(
+                    "From the last `cargo xtask glibc-compare` on this machine:\n\n{}",
+                    demote(&t)
+                ),
+                Err(_) => "**Missing:** glibc's own `nptl` and `elf` tests have not been compared \
                        on this machine yet; run `cargo xtask glibc-compare` (long: it builds \
                        the unpatched glibc). The series' own tests and `check-abi` run in CI \
                        (`cargo xtask glibc-tests`)."
-                .into(),
+                    .into(),
+            },
         },
         _ => "gold's own `testsuite/split_aarch64.sh` (added by the series) runs in CI \
               (`cargo xtask test`); the conformance check `linker/non-split-calls` links and \
@@ -240,8 +246,9 @@ pub fn run(
              glibc-tests, gold tests, cargo test\ncargo xtask gcc-check               # GCC's \
              split-stack DejaGnu tests under qemu-user\ncargo xtask gcc-check --compare     # \
              gcc.target/aarch64 before/after\ncargo xtask glibc-compare           # glibc \
-             nptl/elf before/after\ncargo xtask bench                   # the benchmark \
-             table\n```\n",
+             nptl/elf before/after\ncargo xtask conformance --rootfs    # the suite in a \
+             Debian arm64 userland (as root)\ncargo xtask bench                   # the \
+             benchmark table\n```\n",
         );
         let path = out.join(format!("{c}.md"));
         write_atomic(&path, md.as_bytes())?;
