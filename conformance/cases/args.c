@@ -3,7 +3,9 @@
    through __morestack onto a new segment) that take integer and
    floating-point arguments on the stack, an HFA, varargs, and return a
    large struct through x8; a static chain (nested function) is not used
-   as it needs an executable stack.  Every result is recomputed and
+   as it needs an executable stack.  A leaf that uses no stack of its own
+   and makes no calls (so it gets no split-stack check) still reads its
+   stack arguments through the argument pointer.  Every result is recomputed and
    compared, and at least one call must have run on a different segment
    than its caller.  Prints "args ok N" and exits 0 only if all matched.  */
 
@@ -69,6 +71,15 @@ vsum (char *caller, int n, ...)
   return s + pad[0] - 1;
 }
 
+/* No frame and no calls: no split-stack check, but two stack
+   arguments, read through the argument pointer (docs/abi.md 5.4).  */
+__attribute__ ((noipa)) long
+leaf_stack_args (long a0, long a1, long a2, long a3, long a4, long a5,
+		 long a6, long a7, long a8, long a9)
+{
+  return a8 * 1000 + a9 + (a0 ^ a7);
+}
+
 static long errors;
 
 static long
@@ -95,6 +106,9 @@ walk (int n)
 	      + (long) ((k + 8.5) * 2) + k + 9 + k + 10
 	      + (long) ((k + 11.5) * 2);
   if (v != want)
+    errors++;
+  if (leaf_stack_args (k, 1, 2, 3, 4, 5, 6, 7, k + 8, 9)
+      != (k + 8) * 1000 + 9 + (k ^ 7))
     errors++;
   /* Use a local after the recursive call so that the recursion is real,
      not turned into a loop.  */

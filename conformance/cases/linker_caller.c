@@ -3,7 +3,8 @@
    compiled with -fsplit-stack; deep in a recursion that has used many
    stack segments it calls non_split_work, which needs 256 KiB of stack.
    Linked with gold, the caller's prologue must be rewritten to ask for
-   more stack and to use __morestack_non_split.  Prints "linker ok" and
+   more stack and to use __morestack_non_split; so must the prologue of
+   a function that only takes its address.  Prints "linker ok" and
    exits 0 only if every value matched.  */
 
 #include <stdio.h>
@@ -36,6 +37,15 @@ split_caller_h (long x)
   return non_split_work (x) + buf[x] - (char) x;
 }
 
+/* No frame and no calls, but a relocation against the non-split
+   function: it must still have a check for the linker to rewrite (a
+   function without one would be rejected by the linker).  */
+__attribute__ ((noipa)) long (*
+address_of_non_split (void)) (long)
+{
+  return non_split_work;
+}
+
 static long
 descend (int n)
 {
@@ -51,9 +61,10 @@ main (void)
   long r = descend (2000);
   long l = split_caller_l (5);
   long h = split_caller_h (6);
-  if (r != 7 * 3 + 1 || l != 5 * 3 + 1 || h != 6 * 3 + 1)
+  long a = address_of_non_split () (2);
+  if (r != 7 * 3 + 1 || l != 5 * 3 + 1 || h != 6 * 3 + 1 || a != 2 * 3 + 1)
     {
-      printf ("linker FAILED: %ld %ld %ld\n", r, l, h);
+      printf ("linker FAILED: %ld %ld %ld %ld\n", r, l, h, a);
       return 1;
     }
   printf ("linker ok\n");

@@ -1234,7 +1234,12 @@ fn linker_non_split(p: &Probe) -> CheckResult {
         (Err(e), _) | (_, Err(e)) => return fail(format!("compile: {e:#}")),
     };
     // The callers, one per prologue form, and their prologues before linking.
-    let names = ["split_caller", "split_caller_l", "split_caller_h"];
+    let names = [
+        "split_caller",
+        "split_caller_l",
+        "split_caller_h",
+        "address_of_non_split",
+    ];
     let before_funcs = match std::fs::read(&caller)
         .map_err(anyhow::Error::from)
         .and_then(|d| crate::elf::functions(&d, "__morestack"))
