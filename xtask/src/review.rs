@@ -33,17 +33,17 @@ pub struct PatchInfo {
 
 /// Parses a `git format-patch` file.  Errors: no `Subject:` header.
 pub fn parse_patch(file: &str, text: &str) -> Result<PatchInfo> {
-    let mut lines = text.lines();
-    let mut subject = None;
-    for l in lines.by_ref() {
-        if let Some(s) = l.strip_prefix("Subject: ") {
-            subject = Some(s.trim_start_matches("[PATCH]").trim().to_string());
-        }
-        if l.is_empty() && subject.is_some() {
-            break;
-        }
-    }
-    let subject = subject.with_context(|| format!("{file}: no Subject: header"))?;
+    use mailparse::MailHeaderMap;
+    // git format-patch output is a mail: the From line, then RFC 5322
+    // headers (folded, possibly RFC 2047-encoded), a blank line, the body.
+    let mail = text.split_once('\n').map_or("", |(_, rest)| rest);
+    let (headers, body_at) = mailparse::parse_headers(mail.as_bytes())
+        .with_context(|| format!("{file}: malformed mail headers"))?;
+    let subject = headers
+        .get_first_value("Subject")
+        .with_context(|| format!("{file}: no Subject: header"))?;
+    let subject = subject.trim_start_matches("[PATCH]").trim().to_string();
+    let mut lines = mail.get(body_at..).unwrap_or("").lines();
     let mut body = Vec::new();
     for l in lines.by_ref() {
         if l == "---" {
@@ -297,6 +297,19 @@ mod tests {
         assert!(p.body.contains("* aarch64.cc (f): New."));
         assert_eq!(p.diffstat.len(), 2);
         assert!(parse_patch("y", "no headers\n").is_err());
+    }
+
+    #[test]
+    fn folded_and_encoded_subjects_are_joined() {
+        let text = "From 0000 Mon Sep 17 00:00:00 2001\nFrom: =?UTF-8?q?J=C3=B6rg?= <j@b>\n\
+                    Subject: [PATCH] gold: AArch64 split-stack support for calls into\n \
+                    non-split code\n\nBody.\n---\n x | 1 +\n";
+        let p = parse_patch("0001-x.patch", text).unwrap();
+        assert_eq!(
+            p.subject,
+            "gold: AArch64 split-stack support for calls into non-split code"
+        );
+        assert_eq!(p.body, "Body.");
     }
 
     #[test]
