@@ -42,28 +42,16 @@ impl<'a> Probe<'a> {
     /// own `/bin/true` does not run, which means no working `binfmt_misc`
     /// registration for AArch64.
     pub fn require_qemu(&self) -> Result<()> {
+        let succeeds = |cmd: &mut Command| cmd.output().is_ok_and(|o| o.status.success());
         if let Some(root) = &self.tc.chroot {
-            let ok = Command::new("chroot")
-                .arg(root)
-                .arg("/bin/true")
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false);
-            if !ok {
+            if !succeeds(Command::new("chroot").arg(root).arg("/bin/true")) {
                 bail!(
                     "cannot run /bin/true inside {} (needs root, and an AArch64 binfmt_misc \
                      registration with the F flag: `cargo xtask conformance --rootfs` makes one)",
                     root.display()
                 );
             }
-            return Ok(());
-        }
-        let ok = Command::new(&self.tc.qemu)
-            .arg("--version")
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if !ok {
+        } else if !succeeds(Command::new(&self.tc.qemu).arg("--version")) {
             bail!(
                 "cannot run {} (install Debian's qemu-user: apt-get install qemu-user)",
                 self.tc.qemu.display()
