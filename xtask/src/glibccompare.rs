@@ -163,6 +163,13 @@ fn run_side(
         .env("LC_ALL", "C")
         .dir(build)
         .run_logged(ui, &format!("glibc-compare: {name}: make check"), &log);
+    collect(build, name, subdirs, &log)
+}
+
+/// The results of the last `make check` of `subdirs` in `build` (their
+/// `subdir-tests.sum` files).  Errors: a summary is missing (the run named
+/// `name`, logged in `log`, did not complete).
+fn collect(build: &Path, name: &str, subdirs: &[String], log: &Path) -> Result<Results> {
     let mut all = Results::new();
     for s in subdirs {
         let sum = build.join(s).join("subdir-tests.sum");
@@ -240,13 +247,103 @@ fn failure_reasons(build: &Path, tests: &[(String, String)]) -> BTreeMap<String,
         .collect()
 }
 
+/// Runs `make check` in the unpatched and the patched build trees at the
+/// same time; each side is (build tree, sysroot for the qemu wrapper).
+#[allow(clippy::type_complexity)]
+fn run_both(
+    ui: &Ui,
+    cache: &Cache,
+    repo: &Path,
+    subdirs: &[String],
+    unpatched: (&Path, &Path),
+    patched: (&Path, &Path),
+) -> Result<(Result<Results>, Result<Results>)> {
+    let (u, p) = std::thread::scope(|s| {
+        let u = s.spawn(|| {
+            run_side(
+                ui,
+                cache,
+                repo,
+                "unpatched",
+                unpatched.0,
+                unpatched.1,
+                subdirs,
+            )
+        });
+        let p = s.spawn(|| run_side(ui, cache, repo, "patched", patched.0, patched.1, subdirs));
+        (u.join(), p.join())
+    });
+    let u = u.map_err(|_| anyhow::anyhow!("unpatched test run panicked"))?;
+    let p = p.map_err(|_| anyhow::anyhow!("patched test run panicked"))?;
+    Ok((u, p))
+}
+
+/// How often a test that regressed in the full run is run again alone.
+pub const RERUNS: usize = 2;
+
+/// Runs every regression (not the missing ones) [`RERUNS`] times alone in
+/// the patched build.  A test that passes every rerun is moved out of
+/// `c.regressions` and returned with the last line of its first failing
+/// output: under qemu-user on a loaded machine some timing tests time out
+/// (`Killed`) when many run at once.  A test that fails any rerun stays a
+/// regression.
+fn confirm_regressions(
+    ui: &Ui,
+    cache: &Cache,
+    repo: &Path,
+    build: &Path,
+    sysroot: &Path,
+    c: &mut Comparison,
+) -> Result<Vec<(String, String)>> {
+    let log = cache.log("glibc-compare-reruns");
+    let _ = std::fs::remove_file(&log);
+    let mut flaky = Vec::new();
+    let mut confirmed = Vec::new();
+    for (t, u, p) in std::mem::take(&mut c.regressions) {
+        if p == "MISSING" {
+            confirmed.push((t, u, p));
+            continue;
+        }
+        let first = failure_reasons(build, &[(t.clone(), p.clone())])
+            .remove(&t)
+            .unwrap_or_default();
+        let mut all_pass = true;
+        for i in 1..=RERUNS {
+            let r = crate::glibctests::run_one(ui, cache, repo, build, sysroot, &t, &log)?;
+            ui.line(format!("glibc-compare: rerun {i}/{RERUNS} of {t}: {r}"));
+            all_pass &= passes(&r);
+        }
+        if all_pass {
+            flaky.push((t, first));
+        } else {
+            confirmed.push((t, u, p));
+        }
+    }
+    c.regressions = confirmed;
+    Ok(flaky)
+}
+
 /// Runs the comparison and writes `<cache>/logs/glibc-compare.md`.
 /// The two sides run at the same time (each `make check` with twice as
 /// many jobs as cores: many glibc tests sleep or wait on timeouts under
 /// qemu-user).  Returns the comparison; the caller fails on regressions.
-pub fn run(ui: &Ui, cache: &Cache, repo: &Path, subdirs: &[String]) -> Result<Comparison> {
+///
+/// With `report_only`, nothing is built or run but the reruns: the
+/// comparison is made from the summaries the last full run left in both
+/// build trees.
+pub fn run(
+    ui: &Ui,
+    cache: &Cache,
+    repo: &Path,
+    subdirs: &[String],
+    report_only: bool,
+) -> Result<Comparison> {
     let started = std::time::Instant::now();
-    let unpatched = build_unpatched(ui, cache)?;
+    let unpatched = if report_only {
+        cache.build("glibc-unpatched")
+    } else {
+        build_unpatched(ui, cache)?
+    };
     let patched = cache.build("glibc");
     if !patched.join("libc.so").exists() {
         bail!("no patched glibc build: run `cargo xtask build-toolchain` first");
@@ -259,24 +356,34 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, subdirs: &[String]) -> Result<Co
         );
     }
     let patched_sysroot = cache.patched_sysroot();
-    let (u, p) = std::thread::scope(|s| {
-        let u = s.spawn(|| run_side(ui, cache, repo, "unpatched", &unpatched, &stock, subdirs));
-        let p = s.spawn(|| {
-            run_side(
-                ui,
-                cache,
-                repo,
-                "patched",
-                &patched,
-                &patched_sysroot,
+    let (u, p) = if report_only {
+        (
+            collect(
+                &unpatched,
+                "unpatched",
                 subdirs,
-            )
-        });
-        (u.join(), p.join())
-    });
-    let u = u.map_err(|_| anyhow::anyhow!("unpatched test run panicked"))??;
-    let p = p.map_err(|_| anyhow::anyhow!("patched test run panicked"))??;
-    let c = compare(&u, &p);
+                &cache.log("glibc-compare-unpatched"),
+            ),
+            collect(
+                &patched,
+                "patched",
+                subdirs,
+                &cache.log("glibc-compare-patched"),
+            ),
+        )
+    } else {
+        run_both(
+            ui,
+            cache,
+            repo,
+            subdirs,
+            (&unpatched, &stock),
+            (&patched, &patched_sysroot),
+        )?
+    };
+    let (u, p) = (u?, p?);
+    let mut c = compare(&u, &p);
+    let flaky = confirm_regressions(ui, cache, repo, &patched, &patched_sysroot, &mut c)?;
     let mut md = report(
         &format!(
             "glibc test comparison under qemu-user ({})",
@@ -286,6 +393,15 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, subdirs: &[String]) -> Result<Co
         &p,
         &c,
     );
+    if !flaky.is_empty() {
+        md.push_str(&format!(
+            "\n## Flaky: failed in the full run, passed both times when rerun alone \
+             ({RERUNS} reruns each, patched build)\n\n"
+        ));
+        for (t, why) in &flaky {
+            md.push_str(&format!("- {t}: first run: `{}`\n", why.replace('`', "'")));
+        }
+    }
     let reasons = failure_reasons(&patched, &c.both_fail);
     if !reasons.is_empty() {
         md.push_str(
@@ -302,9 +418,14 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, subdirs: &[String]) -> Result<Co
     md.push_str(&format!(
         "\nMethod: `cargo xtask glibc-compare {}`: glibc's `make -k check` in the patched \
          and the unpatched build trees (same source, same configure line), tests run \
-         under qemu-user through `xtask/scripts/qemu-test-wrapper.sh`; wall time {} min.\n",
+         under qemu-user through `xtask/scripts/qemu-test-wrapper.sh`; {}.\n",
         subdirs.join(" "),
-        started.elapsed().as_secs() / 60
+        if report_only {
+            "this report was made with `--report-only` from the results of the last full run"
+                .to_string()
+        } else {
+            format!("wall time {} min", started.elapsed().as_secs() / 60)
+        }
     ));
     let out = cache.logs().join("glibc-compare.md");
     write_atomic(&out, md.as_bytes())?;

@@ -87,23 +87,7 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, tests: &[String]) -> Result<Vec<
             });
             continue;
         }
-        let r = Cmd::new("make")
-            .arg("test")
-            .arg(format!("t={t}"))
-            .arg(format!("test-wrapper={}", wrapper(repo).display()))
-            .env("SPLIT_STACK_TEST_SYSROOT", cache.patched_sysroot())
-            .env("CCACHE_DIR", cache.ccache())
-            .env("LC_ALL", "C")
-            .dir(&build)
-            .run_logged(ui, &format!("glibc-tests: {t}"), &log);
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let result = parse_result(&text, t).unwrap_or_else(|| "ERROR".to_string());
-        if r.is_err() && result == "PASS" {
-            bail!(
-                "make failed for {t} although it printed PASS; see {}",
-                log.display()
-            );
-        }
+        let result = run_one(ui, cache, repo, &build, &cache.patched_sysroot(), t, &log)?;
         ui.line(format!("glibc-tests: {result}: {t}"));
         out.push(TestOutcome {
             test: t.clone(),
@@ -111,6 +95,43 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, tests: &[String]) -> Result<Vec<
         });
     }
     Ok(out)
+}
+
+/// Runs one test `t` (`subdir/name`) in the glibc build tree `build`
+/// (`make test t=...` through the qemu wrapper, programs that name the
+/// standard loader run against `sysroot`), appending to `log`; returns
+/// its result (`PASS`, `FAIL`, ..., or `ERROR` if none was printed).
+///
+/// Errors: make failed although the test printed PASS.
+pub fn run_one(
+    ui: &Ui,
+    cache: &Cache,
+    repo: &Path,
+    build: &Path,
+    sysroot: &Path,
+    t: &str,
+    log: &Path,
+) -> Result<String> {
+    let start = std::fs::metadata(log).map_or(0, |m| m.len() as usize);
+    let r = Cmd::new("make")
+        .arg("test")
+        .arg(format!("t={t}"))
+        .arg(format!("test-wrapper={}", wrapper(repo).display()))
+        .env("SPLIT_STACK_TEST_SYSROOT", sysroot)
+        .env("CCACHE_DIR", cache.ccache())
+        .env("LC_ALL", "C")
+        .dir(build)
+        .run_logged(ui, &format!("glibc test {t}"), log);
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let result =
+        parse_result(text.get(start..).unwrap_or(&text), t).unwrap_or_else(|| "ERROR".to_string());
+    if r.is_err() && result == "PASS" {
+        bail!(
+            "make failed for {t} although it printed PASS; see {}",
+            log.display()
+        );
+    }
+    Ok(result)
 }
 
 #[cfg(test)]

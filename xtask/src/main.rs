@@ -70,6 +70,10 @@ enum Command {
         /// Test subdirectories (default: nptl elf).
         #[arg(default_values_t = ["nptl".to_string(), "elf".to_string()])]
         subdirs: Vec<String>,
+        /// Build and run nothing but the reruns of regressions: compare
+        /// the results the last full run left in both build trees.
+        #[arg(long)]
+        report_only: bool,
     },
     /// Run GCC's split-stack tests (gcc.dg/split-*.c,
     /// gcc.target/aarch64/split-stack-*.c) through DejaGnu with a qemu-user
@@ -262,8 +266,11 @@ fn run() -> Result<ExitCode> {
         Command::Env { json } => envcmd::print(&cache, json)?,
         Command::Conformance(a) => return conformance(&ui, &cache, &repo, a),
         Command::Test(a) => return testcmd::run(&ui, &repo, &a.options()),
-        Command::GlibcCompare { subdirs } => {
-            let c = glibccompare::run(&ui, &cache, &repo, &subdirs)?;
+        Command::GlibcCompare {
+            subdirs,
+            report_only,
+        } => {
+            let c = glibccompare::run(&ui, &cache, &repo, &subdirs, report_only)?;
             if !c.regressions.is_empty() {
                 return Ok(ExitCode::FAILURE);
             }
