@@ -9,9 +9,11 @@
 # guest sees only them.  Programs that are not aarch64 ELF files (shell
 # scripts, host tools) are run directly.
 #
-# Environment: QEMU_AARCH64 (default qemu-aarch64), and
+# Environment: QEMU_AARCH64 (default qemu-aarch64),
 # SPLIT_STACK_TEST_SYSROOT, the -L prefix for programs that name
-# /lib/ld-linux-aarch64.so.1 as their interpreter.
+# /lib/ld-linux-aarch64.so.1 as their interpreter, and
+# QEMU_TEST_DATA_LIMIT_KIB, the data size limit of one aarch64 test
+# (default 6 GiB).
 set -eu
 qemu=$(command -v "${QEMU_AARCH64:-qemu-aarch64}")
 sysroot=${SPLIT_STACK_TEST_SYSROOT:-/}
@@ -51,6 +53,12 @@ oldifs=$IFS
 IFS='
 '
 if [ "$magic" = '177ELF' ] && [ "$machine" = b700 ]; then
+  # Cap the writable memory of one emulated test (RLIMIT_DATA, KiB): under
+  # qemu-user a few glibc tests (nptl/tst-pthread-timedlock-lockloop)
+  # grow without bound and would take the whole machine.
+  # (dash and bash both have ulimit -d.)
+  # shellcheck disable=SC3045
+  ulimit -d "${QEMU_TEST_DATA_LIMIT_KIB:-6291456}"
   if [ "$clear" = yes ]; then
     # shellcheck disable=SC2086
     exec env -i "$qemu" -L "$sysroot" $vars "$@"
