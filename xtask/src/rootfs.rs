@@ -323,6 +323,9 @@ pub fn ensure(ui: &Ui, cache: &Cache, suite: &str, rebuild: bool) -> Result<Root
     let _ = std::fs::remove_file(&log);
     Cmd::new("mmdebstrap")
         .args(["--mode=root", "--arch=arm64"])
+        // The mirror this machine reaches may serve a sid Release file
+        // past its Valid-Until date; signatures are still checked.
+        .arg("--aptopt=Acquire::Check-Valid-Until \"false\"")
         .arg(format!("--variant={VARIANT}"))
         .arg(suite)
         .arg(&tmp)
