@@ -105,6 +105,17 @@ impl Toolchain {
     }
 }
 
+/// The path that the host path `p` has inside the root filesystem `root`
+/// (`root/tmp/x` -> `/tmp/x`), as a program run by `chroot root` sees it.
+///
+/// Errors: `p` is not below `root`.
+pub fn chroot_path(root: &Path, p: &Path) -> Result<PathBuf> {
+    let rel = p
+        .strip_prefix(root)
+        .with_context(|| format!("{} is not inside {}", p.display(), root.display()))?;
+    Ok(Path::new("/").join(rel))
+}
+
 /// Outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", content = "reason", rename_all = "UPPERCASE")]
@@ -345,6 +356,16 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn chroot_paths_are_relative_to_the_root() {
+        let root = Path::new("/r/fs");
+        assert_eq!(
+            chroot_path(root, Path::new("/r/fs/tmp/x")).unwrap(),
+            Path::new("/tmp/x")
+        );
+        assert!(chroot_path(root, Path::new("/elsewhere/x")).is_err());
     }
 
     #[test]

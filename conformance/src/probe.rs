@@ -121,12 +121,7 @@ impl<'a> Probe<'a> {
                 self.tc.qemu.display().to_string()
             }
             Some(root) => {
-                let inside = |p: &Path| -> Result<PathBuf> {
-                    let rel = p.strip_prefix(root).with_context(|| {
-                        format!("{} is not inside {}", p.display(), root.display())
-                    })?;
-                    Ok(Path::new("/").join(rel))
-                };
+                let inside = |p: &Path| crate::chroot_path(root, p);
                 let exe_in = inside(exe)?;
                 cmd.arg("chroot").arg(root);
                 let dynamic = crate::elf::interpreter(exe)?.is_some();

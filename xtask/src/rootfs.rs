@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use anyhow::{bail, Context, Result};
 
 use crate::cache::{Cache, KeyHasher};
-use crate::hostdeps::{self, Requirement};
+use crate::hostdeps::{self, req, Requirement};
 use crate::shell::{Cmd, Ui};
 
 /// Debian suite of the default root filesystem: bookworm, glibc 2.36 (the
@@ -51,35 +51,14 @@ pub const QEMU_STATIC: &str = "/usr/bin/qemu-aarch64-static";
 
 /// Host tools `rootfs` and `conformance --rootfs` need.
 pub const REQUIREMENTS: &[Requirement] = &[
-    Requirement {
-        what: "mmdebstrap",
-        package: "mmdebstrap",
-    },
-    Requirement {
-        what: QEMU_STATIC,
-        package: "qemu-user-static",
-    },
+    req("mmdebstrap", "mmdebstrap"),
+    req(QEMU_STATIC, "qemu-user-static"),
     // mmdebstrap checks with arch-test that foreign binaries run.
-    Requirement {
-        what: "arch-test",
-        package: "arch-test",
-    },
-    Requirement {
-        what: "chroot",
-        package: "coreutils",
-    },
-    Requirement {
-        what: "mount",
-        package: "mount",
-    },
-    Requirement {
-        what: "dpkg-query",
-        package: "dpkg",
-    },
-    Requirement {
-        what: "rsync",
-        package: "rsync",
-    },
+    req("arch-test", "arch-test"),
+    req("chroot", "coreutils"),
+    req("mount", "mount"),
+    req("dpkg-query", "dpkg"),
+    req("rsync", "rsync"),
 ];
 
 /// The `binfmt_misc` registration line for AArch64 ELF executables and
@@ -200,7 +179,7 @@ fn unescape_mount_path(s: &str) -> String {
 }
 
 /// Removes mounts below `root` that an earlier, killed run left behind.
-fn remove_stale_mounts(ui: &Ui, root: &Path) -> Result<()> {
+fn remove_stale_mounts(ui: &Ui, root: &Path) {
     let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
     for m in mounts_below(&mounts, root) {
         ui.line(format!(
@@ -209,7 +188,6 @@ fn remove_stale_mounts(ui: &Ui, root: &Path) -> Result<()> {
         ));
         Undo::Unmount(m).run();
     }
-    Ok(())
 }
 
 /// Makes AArch64 programs runnable: mounts `binfmt_misc` if it is not
@@ -252,7 +230,7 @@ pub fn binfmt(ui: &Ui) -> Result<HostSetup> {
 /// The mounts are undone with the returned guard's siblings (the guard of
 /// [`binfmt`], which must outlive this call's use).
 pub fn mount_chroot(ui: &Ui, root: &Path) -> Result<()> {
-    remove_stale_mounts(ui, root)?;
+    remove_stale_mounts(ui, root);
     mount(&["-t", "proc", "proc"], &root.join("proc"))?;
     mount(&["--bind", "/dev"], &root.join("dev"))?;
     Ok(())
@@ -314,7 +292,7 @@ pub fn ensure(ui: &Ui, cache: &Cache, suite: &str, rebuild: bool) -> Result<Root
     let tmp = root.with_extension("tmp");
     for d in [&tmp, &root] {
         if d.exists() {
-            remove_stale_mounts(ui, d)?;
+            remove_stale_mounts(ui, d);
             std::fs::remove_dir_all(d).with_context(|| format!("cannot remove {}", d.display()))?;
         }
     }
@@ -439,7 +417,7 @@ fn launcher_check(gcc: &Path, root: &Path) -> Result<LauncherCheck> {
         .arg("-o")
         .arg(&exe)
         .read()?;
-    let inside = Path::new("/").join(exe.strip_prefix(root)?);
+    let inside = conformance::chroot_path(root, &exe)?;
     let launcher = Path::new("/")
         .join(GLIBC_PREFIX)
         .join("bin/split-stack-run");
