@@ -926,6 +926,17 @@ mod tests {
             .arg("600")
             .spawn()
             .unwrap();
+        // Until a child has exec'd `sleep`, /proc shows the parent's cwd
+        // and environment: wait for that, or the count races (seen in CI).
+        for pid in [in_dir.id(), tagged.id()] {
+            let exe = format!("/proc/{pid}/exe");
+            for _ in 0..500 {
+                if std::fs::read_link(&exe).is_ok_and(|e| e.ends_with("sleep")) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         assert_eq!(kill_stragglers(d.path()).unwrap(), 2);
         assert!(!in_dir.wait().unwrap().success());
         assert!(!tagged.wait().unwrap().success());
