@@ -468,6 +468,7 @@ const ALLOCA_SRC: &str = include_str!("../cases/alloca.c");
 const SIGNALS_SRC: &str = include_str!("../cases/signals.c");
 const COROUTINES_SRC: &str = include_str!("../cases/coroutines.c");
 const UNWIND_SRC: &str = include_str!("../cases/unwind.c");
+const IPA_RA_SRC: &str = include_str!("../cases/ipa_ra.c");
 
 /// The runtime cases, in report order.
 pub const RUNTIME_CASES: &[RuntimeCase] = &[
@@ -542,6 +543,22 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: UNWIND_SRC,
         flags: &["-O2", "-fexceptions", "-static", "-pthread"],
         expect: "unwind ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/ipa-ra",
+        title: "callers keep nothing but x0-x7/q0-q7 across calls that return through __morestack (-O2 -fipa-ra)",
+        file: "ipa_ra.c",
+        src: IPA_RA_SRC,
+        flags: &["-O2", "-fipa-ra"],
+        expect: "ipa-ra ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/ipa-ra-O3",
+        title: "the same at -O3",
+        file: "ipa_ra.c",
+        src: IPA_RA_SRC,
+        flags: &["-O3"],
+        expect: "ipa-ra ok\n",
     },
     RuntimeCase {
         id: "runtime/alloca",
