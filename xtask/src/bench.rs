@@ -341,6 +341,13 @@ fn dynamic_calls(b: &Bench, rows: &mut Vec<Row>) -> Result<()> {
     let cases = [
         ("fib", "naive fib", ["24"], ["26"], ["34"]),
         ("tree", "tree walk", ["13"], ["14"], ["21"]),
+        (
+            "atomics",
+            "atomic add (AArch64: outline-atomics helper)",
+            ["2000"],
+            ["4000"],
+            ["20000000"],
+        ),
     ];
     for (case, label, a1, a2, wall_size) in cases {
         b.ui_step(&format!("figure 1: {label}"));
