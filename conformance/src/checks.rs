@@ -134,6 +134,7 @@ pub fn all(p: &Probe) -> Vec<CheckResult> {
     for case in RUNTIME_CASES {
         v.push(gated(case.id, case.title, &|| runtime_case(p, case)));
     }
+    v.push(gated(DLCLOSE_ID, DLCLOSE_TITLE, &|| runtime_dlclose(p)));
     v.push(gated(SPLIT_REFUSAL_ID, SPLIT_REFUSAL_TITLE, &|| {
         split_program_refused(p)
     }));
@@ -606,6 +607,43 @@ fn runtime_case(p: &Probe, case: &RuntimeCase) -> CheckResult {
         Err(e) => Outcome::Fail(format!("run: {e:#}")),
     };
     result(case.id, case.title, outcome)
+}
+
+const DLCLOSE_ID: &str = "runtime/dlclose";
+const DLCLOSE_TITLE: &str =
+    "a split-stack DSO whose runtime allocated a thread's segments is dlclose'd before the thread exits";
+const DLCLOSE_SRC: &str = include_str!("../cases/dlclose.c");
+const DLCLOSE_LIB_SRC: &str = include_str!("../cases/dlclose_lib.c");
+
+/// `conformance/cases/dlclose_lib.c` built as a split-stack shared
+/// library `dlclose_lib.so` beside `cases/dlclose.c` (not split-stack),
+/// which runs the library on a 128 KiB thread, unloads it and lets the
+/// thread exit.  Passes only if the program prints exactly "dlclose ok".
+fn runtime_dlclose(p: &Probe) -> CheckResult {
+    let (id, title) = (DLCLOSE_ID, DLCLOSE_TITLE);
+    let lib = p.compile(
+        "dlclose_lib.so",
+        DLCLOSE_LIB_SRC,
+        &["-O2", "-fsplit-stack", "-fPIC", "-shared"],
+    );
+    let exe = p.compile("dlclose", DLCLOSE_SRC, &["-O2", "-pthread"]);
+    let exe = match (lib, exe) {
+        (Ok(_), Ok(e)) => e,
+        (Err(e), _) | (_, Err(e)) => {
+            return result(id, title, Outcome::Fail(format!("compile: {e:#}")))
+        }
+    };
+    let outcome = match p.run(&exe, &p.tc.sysroot, &[]) {
+        Ok(r) if r.ok() && r.stdout == "dlclose ok\n" => Outcome::Pass("dlclose ok".into()),
+        Ok(r) => Outcome::Fail(format!(
+            "run dlclose.c: exit {:?}, stdout {:?}, stderr {:?}",
+            r.code,
+            r.stdout,
+            r.stderr.trim()
+        )),
+        Err(e) => Outcome::Fail(format!("run: {e:#}")),
+    };
+    result(id, title, outcome)
 }
 
 const SPLIT_REFUSAL_ID: &str = "refusal/split-program";
