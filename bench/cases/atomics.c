@@ -1,10 +1,10 @@
 /* Benchmark workload: a function that does one atomic add per call.
    With -moutline-atomics (GCC's default on AArch64) the add is a call
    to libgcc's __aarch64_ldadd8_acq_rel, a helper that uses no stack;
-   the row shows what -fsplit-stack adds to such a function (the linker
-   must not treat the helper as code without -fsplit-stack, or every
-   call takes the slow path through __morestack_non_split).  Usage:
-   atomics N.  Prints the result and units=<calls of bump>.  */
+   the row shows what -fsplit-stack adds to such a function: gold
+   treats the helper as code without -fsplit-stack, so every call takes
+   the slow path through __morestack_non_split (docs/abi.md, section 6).
+   Usage: atomics N.  Prints the result and units=<calls of bump>.  */
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,13 +1,16 @@
 /* Checks: a thread runs a split-stack shared library's code across stack
    segments (the first segment of the thread comes from the library's
-   copy of the runtime), the library is dlclose'd, then the thread exits.
-   The program itself is not compiled with -fsplit-stack.  Before the
-   fix, the thread-exit destructor that releases the thread's segments
-   lived in the unloaded library and the thread died at exit.  The
+   copy of the runtime, which registers the thread-exit destructor that
+   releases the thread's segments), the library is dlclose'd, then the
+   thread exits.  The program itself is not compiled with -fsplit-stack.
+   docs/abi.md, 5.8: split-stack shared libraries are linked -z nodelete,
+   so the library must still be loaded after dlclose (before that rule,
+   it was unloaded and the thread died at exit, in the destructor).  The
    library (dlclose_lib.c, built as dlclose_lib.so next to this program)
    is found through argv[0] (not /proc/self/exe, which names the dynamic
-   loader when the program is started through it).  Prints "dlclose ok" and exits 0 only
-   if the thread ran the library's code, exited, and was joined.  */
+   loader when the program is started through it).  Prints "dlclose ok"
+   and exits 0 only if the library stayed loaded and the thread ran its
+   code, exited, and was joined.  */
 
 #include <dlfcn.h>
 #include <limits.h>
@@ -72,6 +75,15 @@ main (int argc, char **argv)
       printf ("dlclose FAILED: dlclose: %s\n", dlerror ());
       return 1;
     }
+  void *again = dlopen (path, RTLD_NOW | RTLD_NOLOAD);
+  if (again == NULL)
+    {
+      printf ("dlclose FAILED: the library was unloaded\n");
+      sem_post (&unloaded);
+      pthread_join (t, NULL);
+      return 1;
+    }
+  dlclose (again);
   sem_post (&unloaded);
   pthread_join (t, NULL);
   if (result != 100)
