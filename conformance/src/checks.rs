@@ -146,6 +146,9 @@ pub fn all(p: &Probe) -> Vec<CheckResult> {
     }));
     v.push(gated(NOTES_ID, NOTES_TITLE, &|| notes(p)));
     v.push(gated(LINKER_ID, LINKER_TITLE, &|| linker_non_split(p)));
+    v.push(gated(HELPERS_ID, HELPERS_TITLE, &|| {
+        linker_stack_free_helpers(p)
+    }));
     v.push(gated(GUARD_OFFSET_ID, GUARD_OFFSET_TITLE, &|| {
         guard_offset_four_ways(p, &gcc_offsets.borrow())
     }));
@@ -1276,6 +1279,156 @@ pub fn judge_rewritten(
     Ok(how)
 }
 
+/// Judges a function that calls only split-stack code (here: libgcc's
+/// stack-free helpers) after linking: its fast path up to and including
+/// the `b.lo` must be the bytes it had before linking (`before_code`,
+/// `before`), and the branch that ends the cold block must reach
+/// `__morestack` at `morestack`, not `__morestack_non_split`.  `code` is
+/// the linked function at address `func_addr`.  Source of the rule:
+/// docs/abi.md, section 6 ("Which references count").
+pub fn judge_unrewritten(
+    before: &crate::prologue::FastPath,
+    before_code: &[u8],
+    code: &[u8],
+    func_addr: u64,
+    morestack: u64,
+) -> Result<String, String> {
+    use yaxpeax_arch::{Decoder, U8Reader};
+    use yaxpeax_arm::armv8::a64::{InstDecoder, Opcode, Operand};
+    let end = before.branch_at as usize + 4;
+    match (before_code.get(..end), code.get(..end)) {
+        (Some(a), Some(b)) if a == b => {}
+        (Some(_), Some(_)) => {
+            return Err(
+                "the fast path was rewritten by the linker, as for a call into \
+                        non-split code"
+                    .into(),
+            )
+        }
+        _ => return Err("function shorter than its fast path".into()),
+    }
+    let decode = |at: u64| {
+        let w = code
+            .get(at as usize..at as usize + 4)
+            .ok_or_else(|| format!("+{at}: outside the function"))?;
+        InstDecoder::default()
+            .decode(&mut U8Reader::new(w))
+            .map_err(|e| format!("+{at}: {e:?}"))
+    };
+    // The cold block's branch: after `sub x10` (form S only) and
+    // `adrp`/`add` (or `adr` with -mcmodel=tiny).
+    let n = if before.form == crate::prologue::FrameForm::Small {
+        3
+    } else {
+        2
+    };
+    let mut at = before.cold_at + 4 * n;
+    let mut b = decode(at)?;
+    if b.opcode != Opcode::B {
+        at -= 4;
+        b = decode(at)?;
+    }
+    let Operand::PCOffset(off) = b.operands[0] else {
+        return Err(format!("+{at}: `{b}`, expected b __morestack"));
+    };
+    let target = (func_addr as i64 + at as i64 + off) as u64;
+    if target != morestack {
+        return Err(format!(
+            "the cold block branches to {target:#x}, not __morestack ({morestack:#x})"
+        ));
+    }
+    Ok("fast path unchanged, cold block branches to __morestack".into())
+}
+
+const HELPERS_ID: &str = "linker/stack-free-helpers";
+const HELPERS_TITLE: &str =
+    "calls to libgcc's stack-free helpers (outline atomics) leave the caller's check as it is";
+const ATOMICS_SRC: &str = include_str!("../cases/atomics.c");
+
+/// `bump` in `conformance/cases/atomics.c` calls libgcc's
+/// `__aarch64_ldadd8_acq_rel` (`-moutline-atomics`); linked with gold it
+/// must keep its check unchanged, and the program must run.
+fn linker_stack_free_helpers(p: &Probe) -> CheckResult {
+    use object::{Object, ObjectSymbol};
+    let (id, title) = (HELPERS_ID, HELPERS_TITLE);
+    let fail = |m: String| result(id, title, Outcome::Fail(m));
+    let flags = ["-O2", "-fsplit-stack", "-moutline-atomics"];
+    let obj = match p.compile("atomics.o", ATOMICS_SRC, &[&flags[..], &["-c"]].concat()) {
+        Ok(o) => o,
+        Err(e) => return fail(format!("compile: {e:#}")),
+    };
+    let before = match std::fs::read(&obj)
+        .map_err(anyhow::Error::from)
+        .and_then(|d| crate::elf::functions(&d, "__morestack"))
+    {
+        Ok(f) => f,
+        Err(e) => return fail(format!("inspect: {e:#}")),
+    };
+    let Some(bump) = before.iter().find(|f| f.name == "bump") else {
+        return fail("no bump in the object".into());
+    };
+    let fp = match crate::prologue::parse_fast_path(&bump.code) {
+        Ok(fp) => fp,
+        Err(e) => return fail(format!("bump before linking: {e}")),
+    };
+    let exe = match p.link("atomics_gold", &[obj], &["-fsplit-stack", "-fuse-ld=gold"]) {
+        Ok(e) => e,
+        Err(e) => return fail(format!("link with gold: {e:#}")),
+    };
+    let data = match std::fs::read(&exe) {
+        Ok(d) => d,
+        Err(e) => return fail(format!("read: {e}")),
+    };
+    let Ok(file) = object::File::parse(&*data) else {
+        return fail("linked file is not ELF".into());
+    };
+    let addr = |n: &str| {
+        file.symbols()
+            .find(|s| s.name() == Ok(n))
+            .map(|s| s.address())
+    };
+    let (Some(func), Some(morestack)) = (addr("bump"), addr("__morestack")) else {
+        return fail("bump or __morestack missing from the executable".into());
+    };
+    if addr("__aarch64_ldadd8_acq_rel").is_none() {
+        // A compiler whose default architecture has LSE inlines the
+        // atomic: then there is no call to judge.
+        return result(
+            id,
+            title,
+            Outcome::Skip(
+                "bump does not call __aarch64_ldadd8_acq_rel (the atomic was inlined): nothing \
+                 to check"
+                    .into(),
+            ),
+        );
+    }
+    let after = match crate::elf::functions(&data, "__morestack") {
+        Ok(f) => f,
+        Err(e) => return fail(format!("inspect: {e:#}")),
+    };
+    let Some(linked) = after.iter().find(|f| f.name == "bump") else {
+        return fail("bump missing from the executable".into());
+    };
+    let how = match judge_unrewritten(&fp, &bump.code, &linked.code, func, morestack) {
+        Ok(h) => h,
+        Err(e) => return fail(format!("bump after linking: {e}")),
+    };
+    let outcome = match p.run(&exe, &p.tc.sysroot, &[]) {
+        Ok(r) if r.ok() && r.stdout == "atomics ok\n" => {
+            Outcome::Pass(format!("bump: {how}; runs"))
+        }
+        Ok(r) => Outcome::Fail(format!(
+            "{how}; run: exit {:?}, stdout {:?}, stderr {:?}",
+            r.code,
+            r.stdout,
+            r.stderr.trim()
+        )),
+        Err(e) => Outcome::Fail(format!("run: {e:#}")),
+    };
+    result(id, title, outcome)
+}
+
 fn linker_non_split(p: &Probe) -> CheckResult {
     use object::{Object, ObjectSymbol};
     let (id, title) = (LINKER_ID, LINKER_TITLE);
@@ -1492,6 +1645,39 @@ mod tests {
         w2[7] = 0x14000000 | ((0x9000 - 0x101c) / 4); // b __morestack_non_split
         let code2: Vec<u8> = w2.iter().flat_map(|w| w.to_le_bytes()).collect();
         assert!(judge_rewritten(&before, &code2, 0x1000, 0x9000, 0x100000).is_ok());
+    }
+
+    #[test]
+    fn a_caller_of_stack_free_helpers_must_stay_unrewritten() {
+        // mrs; ldur; cmp sp, x9; b.lo +4; [cold:] sub x10, sp, #272;
+        // adrp x12; add x12; b (relocation, 0 in the object)
+        let words: [u32; 8] = [
+            0xd53bd049, 0xf85f8129, 0xeb2963ff, 0x54000023, 0xd10443ea, 0x9000000c, 0x9100018c,
+            0x14000000,
+        ];
+        let obj: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let before = crate::prologue::parse_fast_path(&obj).unwrap();
+        let link = |w: [u32; 8]| -> Vec<u8> { w.iter().flat_map(|w| w.to_le_bytes()).collect() };
+        // Linked at 0x1000, the cold block branching to __morestack at 0x8000.
+        let mut good = words;
+        good[7] = 0x14000000 | ((0x8000 - 0x101c) / 4);
+        assert!(judge_unrewritten(&before, &obj, &link(good), 0x1000, 0x8000).is_ok());
+        // b.lo turned into b: rewritten as for a non-split callee.
+        let mut rewritten = good;
+        rewritten[3] = 0x14000001;
+        let e = judge_unrewritten(&before, &obj, &link(rewritten), 0x1000, 0x8000).unwrap_err();
+        assert!(e.contains("rewritten"), "{e}");
+        // A raised frame is a rewrite too.
+        let mut raised = good;
+        raised[2] = 0xd14403ea; // sub x10, sp, #256, lsl #12
+        assert!(judge_unrewritten(&before, &obj, &link(raised), 0x1000, 0x8000).is_err());
+        // The cold block sent to another target (__morestack_non_split).
+        let mut other = good;
+        other[7] = 0x14000000 | ((0x9000 - 0x101c) / 4);
+        let e = judge_unrewritten(&before, &obj, &link(other), 0x1000, 0x8000).unwrap_err();
+        assert!(e.contains("not __morestack"), "{e}");
+        // A linked function shorter than the fast path.
+        assert!(judge_unrewritten(&before, &obj, &link(good)[..8], 0x1000, 0x8000).is_err());
     }
 
     #[test]
