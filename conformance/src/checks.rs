@@ -635,17 +635,29 @@ fn runtime_dlclose(p: &Probe) -> CheckResult {
             return result(id, title, Outcome::Fail(format!("compile: {e:#}")))
         }
     };
-    let outcome = match p.run(&exe, &p.tc.sysroot, &[]) {
-        Ok(r) if r.ok() && r.stdout == "dlclose ok\n" => Outcome::Pass("dlclose ok".into()),
+    let run = p.run(&exe, &p.tc.sysroot, &[]);
+    let outcome = judge_output(run, "dlclose ok\n", "dlclose ok".into(), "run dlclose.c");
+    result(id, title, outcome)
+}
+
+/// Judges a program run: PASS with `pass` if it exited 0 printing exactly
+/// `expect`, otherwise FAIL naming `what`, the exit status and the output.
+fn judge_output(
+    run: anyhow::Result<crate::probe::Run>,
+    expect: &str,
+    pass: String,
+    what: &str,
+) -> Outcome {
+    match run {
+        Ok(r) if r.ok() && r.stdout == expect => Outcome::Pass(pass),
         Ok(r) => Outcome::Fail(format!(
-            "run dlclose.c: exit {:?}, stdout {:?}, stderr {:?}",
+            "{what}: exit {:?}, stdout {:?}, stderr {:?}",
             r.code,
             r.stdout,
             r.stderr.trim()
         )),
         Err(e) => Outcome::Fail(format!("run: {e:#}")),
-    };
-    result(id, title, outcome)
+    }
 }
 
 const SPLIT_REFUSAL_ID: &str = "refusal/split-program";
@@ -1207,6 +1219,33 @@ const LINKER_TITLE: &str =
 const LINKER_CALLER_SRC: &str = include_str!("../cases/linker_caller.c");
 const LINKER_CALLEE_SRC: &str = include_str!("../cases/linker_callee.c");
 
+/// Reads a linked executable: its bytes and the address of each of its
+/// symbols, by name.  Errors: the file cannot be read or is not ELF.
+fn read_linked(
+    exe: &std::path::Path,
+) -> Result<(Vec<u8>, std::collections::HashMap<String, u64>), String> {
+    use object::{Object, ObjectSymbol};
+    let data = std::fs::read(exe).map_err(|e| format!("read: {e}"))?;
+    let file = object::File::parse(&*data).map_err(|_| "linked file is not ELF".to_string())?;
+    let symbols = file
+        .symbols()
+        .filter_map(|s| Some((s.name().ok()?.to_string(), s.address())))
+        .collect();
+    Ok((data, symbols))
+}
+
+/// Decodes the instruction at byte offset `at` of `code` (a linked
+/// function's bytes).  Errors: `at` outside `code`, or an undecodable word.
+fn decode_at(code: &[u8], at: u64) -> Result<yaxpeax_arm::armv8::a64::Instruction, String> {
+    use yaxpeax_arch::{Decoder, U8Reader};
+    let w = code
+        .get(at as usize..at as usize + 4)
+        .ok_or_else(|| format!("+{at}: outside the function"))?;
+    yaxpeax_arm::armv8::a64::InstDecoder::default()
+        .decode(&mut U8Reader::new(w))
+        .map_err(|e| format!("+{at}: {e:?}"))
+}
+
 /// Checks the prologue of `split_caller` after gold's rewrite: the fast
 /// path now always takes the cold block (b.lo turned into b) or asks for at
 /// least `adjust` more bytes, and the cold block branches to
@@ -1219,16 +1258,8 @@ pub fn judge_rewritten(
     adjust: u64,
 ) -> Result<String, String> {
     use crate::prologue::{parse_fast_path, FrameForm};
-    use yaxpeax_arch::{Decoder, U8Reader};
-    use yaxpeax_arm::armv8::a64::{InstDecoder, Opcode, Operand};
-    let decode = |at: u64| {
-        let w = code
-            .get(at as usize..at as usize + 4)
-            .ok_or_else(|| format!("+{at}: outside the function"))?;
-        InstDecoder::default()
-            .decode(&mut U8Reader::new(w))
-            .map_err(|e| format!("+{at}: {e:?}"))
-    };
+    use yaxpeax_arm::armv8::a64::Opcode;
+    let decode = |at: u64| decode_at(code, at);
     let branch = decode(before.branch_at)?;
     let how = match branch.opcode {
         Opcode::B => "b.lo turned into b (always __morestack_non_split)".to_string(),
@@ -1254,8 +1285,28 @@ pub fn judge_rewritten(
         }
         _ => return Err(format!("+{}: `{branch}` after linking", before.branch_at)),
     };
-    // The cold block's branch: the last of its instructions.
-    let n = if before.form == FrameForm::Small {
+    let target = cold_block_target(before, code, func_addr)?;
+    if target != non_split {
+        return Err(format!(
+            "the cold block branches to {target:#x}, not __morestack_non_split ({non_split:#x})"
+        ));
+    }
+    Ok(how)
+}
+
+/// The target address of the `b` that ends the cold block of the
+/// function at `func_addr` whose linked code is `code` and whose fast path
+/// before linking was `before`: the branch follows `sub x10` (form S
+/// only) and `adrp`/`add` (or `adr` with `-mcmodel=tiny`), docs/abi.md
+/// 5.3.  Errors: the words there are not a `b`, or lie outside `code`.
+fn cold_block_target(
+    before: &crate::prologue::FastPath,
+    code: &[u8],
+    func_addr: u64,
+) -> Result<u64, String> {
+    use yaxpeax_arm::armv8::a64::{Opcode, Operand};
+    let decode = |at: u64| decode_at(code, at);
+    let n = if before.form == crate::prologue::FrameForm::Small {
         3
     } else {
         2
@@ -1263,20 +1314,13 @@ pub fn judge_rewritten(
     let mut at = before.cold_at + 4 * n;
     let mut b = decode(at)?;
     if b.opcode != Opcode::B {
-        // -mcmodel=tiny: adr instead of adrp/add.
         at -= 4;
         b = decode(at)?;
     }
     let Operand::PCOffset(off) = b.operands[0] else {
-        return Err(format!("+{at}: `{b}`, expected b __morestack_non_split"));
+        return Err(format!("+{at}: `{b}`, expected the cold block's b"));
     };
-    let target = (func_addr as i64 + at as i64 + off) as u64;
-    if target != non_split {
-        return Err(format!(
-            "the cold block branches to {target:#x}, not __morestack_non_split ({non_split:#x})"
-        ));
-    }
-    Ok(how)
+    Ok((func_addr as i64 + at as i64 + off) as u64)
 }
 
 /// Judges a function that calls only split-stack code (here: libgcc's
@@ -1293,8 +1337,6 @@ pub fn judge_unrewritten(
     func_addr: u64,
     morestack: u64,
 ) -> Result<String, String> {
-    use yaxpeax_arch::{Decoder, U8Reader};
-    use yaxpeax_arm::armv8::a64::{InstDecoder, Opcode, Operand};
     let end = before.branch_at as usize + 4;
     match (before_code.get(..end), code.get(..end)) {
         (Some(a), Some(b)) if a == b => {}
@@ -1307,31 +1349,7 @@ pub fn judge_unrewritten(
         }
         _ => return Err("function shorter than its fast path".into()),
     }
-    let decode = |at: u64| {
-        let w = code
-            .get(at as usize..at as usize + 4)
-            .ok_or_else(|| format!("+{at}: outside the function"))?;
-        InstDecoder::default()
-            .decode(&mut U8Reader::new(w))
-            .map_err(|e| format!("+{at}: {e:?}"))
-    };
-    // The cold block's branch: after `sub x10` (form S only) and
-    // `adrp`/`add` (or `adr` with -mcmodel=tiny).
-    let n = if before.form == crate::prologue::FrameForm::Small {
-        3
-    } else {
-        2
-    };
-    let mut at = before.cold_at + 4 * n;
-    let mut b = decode(at)?;
-    if b.opcode != Opcode::B {
-        at -= 4;
-        b = decode(at)?;
-    }
-    let Operand::PCOffset(off) = b.operands[0] else {
-        return Err(format!("+{at}: `{b}`, expected b __morestack"));
-    };
-    let target = (func_addr as i64 + at as i64 + off) as u64;
+    let target = cold_block_target(before, code, func_addr)?;
     if target != morestack {
         return Err(format!(
             "the cold block branches to {target:#x}, not __morestack ({morestack:#x})"
@@ -1349,7 +1367,6 @@ const ATOMICS_SRC: &str = include_str!("../cases/atomics.c");
 /// `__aarch64_ldadd8_acq_rel` (`-moutline-atomics`); linked with gold it
 /// must keep its check unchanged, and the program must run.
 fn linker_stack_free_helpers(p: &Probe) -> CheckResult {
-    use object::{Object, ObjectSymbol};
     let (id, title) = (HELPERS_ID, HELPERS_TITLE);
     let fail = |m: String| result(id, title, Outcome::Fail(m));
     let flags = ["-O2", "-fsplit-stack", "-moutline-atomics"];
@@ -1375,18 +1392,11 @@ fn linker_stack_free_helpers(p: &Probe) -> CheckResult {
         Ok(e) => e,
         Err(e) => return fail(format!("link with gold: {e:#}")),
     };
-    let data = match std::fs::read(&exe) {
-        Ok(d) => d,
-        Err(e) => return fail(format!("read: {e}")),
+    let (data, symbols) = match read_linked(&exe) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
     };
-    let Ok(file) = object::File::parse(&*data) else {
-        return fail("linked file is not ELF".into());
-    };
-    let addr = |n: &str| {
-        file.symbols()
-            .find(|s| s.name() == Ok(n))
-            .map(|s| s.address())
-    };
+    let addr = |n: &str| symbols.get(n).copied();
     let (Some(func), Some(morestack)) = (addr("bump"), addr("__morestack")) else {
         return fail("bump or __morestack missing from the executable".into());
     };
@@ -1414,18 +1424,13 @@ fn linker_stack_free_helpers(p: &Probe) -> CheckResult {
         Ok(h) => h,
         Err(e) => return fail(format!("bump after linking: {e}")),
     };
-    let outcome = match p.run(&exe, &p.tc.sysroot, &[]) {
-        Ok(r) if r.ok() && r.stdout == "atomics ok\n" => {
-            Outcome::Pass(format!("bump: {how}; runs"))
-        }
-        Ok(r) => Outcome::Fail(format!(
-            "{how}; run: exit {:?}, stdout {:?}, stderr {:?}",
-            r.code,
-            r.stdout,
-            r.stderr.trim()
-        )),
-        Err(e) => Outcome::Fail(format!("run: {e:#}")),
-    };
+    let run = p.run(&exe, &p.tc.sysroot, &[]);
+    let outcome = judge_output(
+        run,
+        "atomics ok\n",
+        format!("bump: {how}; runs"),
+        &format!("{how}; run"),
+    );
     result(id, title, outcome)
 }
 
@@ -1484,18 +1489,11 @@ fn linker_non_split(p: &Probe) -> CheckResult {
             return fail(format!("link with gold: {line}"));
         }
     };
-    let data = match std::fs::read(&exe) {
-        Ok(d) => d,
-        Err(e) => return fail(format!("read: {e}")),
+    let (data, symbols) = match read_linked(&exe) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
     };
-    let Ok(file) = object::File::parse(&*data) else {
-        return fail("linked file is not ELF".into());
-    };
-    let addr = |n: &str| {
-        file.symbols()
-            .find(|s| s.name() == Ok(n))
-            .map(|s| s.address())
-    };
+    let addr = |n: &str| symbols.get(n).copied();
     let Some(non_split) = addr("__morestack_non_split") else {
         return fail("__morestack_non_split missing from the executable".into());
     };
@@ -1547,16 +1545,13 @@ fn linker_non_split(p: &Probe) -> CheckResult {
         Err(e) => return fail(format!("custom adjust size: {e}")),
     }
     let how = hows.join("; ");
-    let outcome = match p.run(&exe, &p.tc.sysroot, &[]) {
-        Ok(r) if r.ok() && r.stdout == "linker ok\n" => Outcome::Pass(format!("{how}; runs")),
-        Ok(r) => Outcome::Fail(format!(
-            "{how}; run: exit {:?}, stdout {:?}, stderr {:?}",
-            r.code,
-            r.stdout,
-            r.stderr.trim()
-        )),
-        Err(e) => Outcome::Fail(format!("run: {e:#}")),
-    };
+    let run = p.run(&exe, &p.tc.sysroot, &[]);
+    let outcome = judge_output(
+        run,
+        "linker ok\n",
+        format!("{how}; runs"),
+        &format!("{how}; run"),
+    );
     result(id, title, outcome)
 }
 
@@ -1624,14 +1619,25 @@ mod tests {
         ));
     }
 
+    /// A form S prologue: mrs; ldur; cmp sp, x9; b.lo +4; then the cold
+    /// block: sub x10, sp, #272; adrp x12; add x12; and `cold_branch`.
+    fn s_form(cold_branch: u32) -> [u32; 8] {
+        [
+            0xd53bd049,
+            0xf85f8129,
+            0xeb2963ff,
+            0x54000023,
+            0xd10443ea,
+            0x9000000c,
+            0x9100018c,
+            cold_branch,
+        ]
+    }
+
     #[test]
     fn a_prologue_left_unchanged_by_the_linker_fails() {
-        // mrs; ldur; cmp sp, x9; b.lo +4; [cold:] sub x10, sp, #272;
-        // adrp x12; add x12; b +0x100 (not __morestack_non_split)
-        let words: [u32; 8] = [
-            0xd53bd049, 0xf85f8129, 0xeb2963ff, 0x54000023, 0xd10443ea, 0x9000000c, 0x9100018c,
-            0x14000040,
-        ];
+        // b +0x100 (not __morestack_non_split)
+        let words = s_form(0x14000040);
         let code: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
         let before = crate::prologue::parse_fast_path(&code).unwrap();
         let e = judge_rewritten(&before, &code, 0x1000, 0x9000, 0x100000).unwrap_err();
@@ -1649,12 +1655,8 @@ mod tests {
 
     #[test]
     fn a_caller_of_stack_free_helpers_must_stay_unrewritten() {
-        // mrs; ldur; cmp sp, x9; b.lo +4; [cold:] sub x10, sp, #272;
-        // adrp x12; add x12; b (relocation, 0 in the object)
-        let words: [u32; 8] = [
-            0xd53bd049, 0xf85f8129, 0xeb2963ff, 0x54000023, 0xd10443ea, 0x9000000c, 0x9100018c,
-            0x14000000,
-        ];
+        // b with its relocation unresolved (0 in the object)
+        let words = s_form(0x14000000);
         let obj: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
         let before = crate::prologue::parse_fast_path(&obj).unwrap();
         let link = |w: [u32; 8]| -> Vec<u8> { w.iter().flat_map(|w| w.to_le_bytes()).collect() };
