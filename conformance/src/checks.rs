@@ -1246,12 +1246,19 @@ fn decode_at(code: &[u8], at: u64) -> Result<yaxpeax_arm::armv8::a64::Instructio
         .map_err(|e| format!("+{at}: {e:?}"))
 }
 
-/// Checks the prologue of `split_caller` after gold's rewrite: the fast
-/// path now always takes the cold block (b.lo turned into b) or asks for at
-/// least `adjust` more bytes, and the cold block branches to
-/// `__morestack_non_split` at `non_split` (an address in the executable).
+/// Checks a function's prologue after gold's rewrite for a call into
+/// non-split code (docs/abi.md, section 6, "Rewriting"): in form S the fast
+/// path now always takes the cold block (`b.lo` turned into `b`, or the far
+/// form's `b.hs` into `nop`) and the cold block's `sub x10, sp, #N` asks for
+/// at least `adjust` more bytes than before; in forms L and H the fast path
+/// keeps its `b.lo` and asks for at least `adjust` more bytes.  In every form
+/// the cold block branches to `__morestack_non_split` at `non_split` (an
+/// address in the executable).  `before` and `before_code` are the function
+/// before linking, `code` the linked function at address `func_addr`.
+/// Returns what changed, or why the rewrite is wrong.
 pub fn judge_rewritten(
     before: &crate::prologue::FastPath,
+    before_code: &[u8],
     code: &[u8],
     func_addr: u64,
     non_split: u64,
@@ -1261,9 +1268,25 @@ pub fn judge_rewritten(
     use yaxpeax_arm::armv8::a64::Opcode;
     let decode = |at: u64| decode_at(code, at);
     let branch = decode(before.branch_at)?;
-    let how = match branch.opcode {
-        Opcode::B => "b.lo turned into b (always __morestack_non_split)".to_string(),
-        Opcode::Bcc(_) => {
+    let how = match (before.form, branch.opcode) {
+        (FrameForm::Small, Opcode::B | Opcode::HINT) => {
+            let was = cold_sub_bytes(before_code, before.cold_at)?;
+            let now = cold_sub_bytes(code, before.cold_at)?;
+            if now < was + adjust {
+                return Err(format!(
+                    "the cold block asks for {now} bytes after linking, {was} before: \
+                     not raised by {adjust}"
+                ));
+            }
+            format!("b.lo turned into b, cold block raised from {was} to {now} bytes")
+        }
+        (FrameForm::Small, _) => {
+            return Err(format!(
+                "+{}: `{branch}` after linking: form S must always take the cold block",
+                before.branch_at
+            ))
+        }
+        (_, Opcode::Bcc(_)) => {
             let after = parse_fast_path(code)?;
             let bytes = |f: FrameForm| match f {
                 FrameForm::Sub { pages } => u64::from(pages) * 4096,
@@ -1283,7 +1306,12 @@ pub fn judge_rewritten(
                 bytes(after.form)
             )
         }
-        _ => return Err(format!("+{}: `{branch}` after linking", before.branch_at)),
+        _ => {
+            return Err(format!(
+                "+{}: `{branch}` after linking: forms L and H must keep b.lo and raise the frame",
+                before.branch_at
+            ))
+        }
     };
     let target = cold_block_target(before, code, func_addr)?;
     if target != non_split {
@@ -1292,6 +1320,27 @@ pub fn judge_rewritten(
         ));
     }
     Ok(how)
+}
+
+/// The bytes that the form S cold block's first instruction, `sub x10, sp,
+/// #N` or `sub x10, sp, #N, lsl #12` at byte offset `at` of `code`, asks for
+/// (docs/abi.md, sections 5.3 and 6).  Errors: another instruction there.
+fn cold_sub_bytes(code: &[u8], at: u64) -> Result<u64, String> {
+    use yaxpeax_arm::armv8::a64::{Opcode, Operand};
+    let i = decode_at(code, at)?;
+    let text = i.to_string();
+    let bytes = match i.operands[2] {
+        Operand::Immediate(v) => Some(u64::from(v)),
+        Operand::ImmShift(v, 0) => Some(u64::from(v)),
+        Operand::ImmShift(v, 12) => Some(u64::from(v) << 12),
+        _ => None,
+    };
+    match bytes {
+        Some(b) if i.opcode == Opcode::SUB && text.starts_with("sub x10, sp, #") => Ok(b),
+        _ => Err(format!(
+            "+{at}: `{text}`, expected the cold block's `sub x10, sp, #N`"
+        )),
+    }
 }
 
 /// The target address of the `b` that ends the cold block of the
@@ -1434,8 +1483,39 @@ fn linker_stack_free_helpers(p: &Probe) -> CheckResult {
     result(id, title, outcome)
 }
 
+/// Judges every function in `names` of the executable `exe` with
+/// [`judge_rewritten`], against its prologue before linking (`before`,
+/// same order) and the adjust size `adjust` (bytes).  Returns one line per
+/// function, or the first error.
+fn judge_linked(
+    exe: &std::path::Path,
+    names: &[&str],
+    before: &[(crate::prologue::FastPath, Vec<u8>)],
+    adjust: u64,
+) -> Result<Vec<String>, String> {
+    let (data, symbols) = read_linked(exe)?;
+    let non_split = symbols
+        .get("__morestack_non_split")
+        .copied()
+        .ok_or("__morestack_non_split missing from the executable")?;
+    let funcs =
+        crate::elf::functions(&data, "__morestack").map_err(|e| format!("inspect: {e:#}"))?;
+    let mut hows = Vec::new();
+    for (n, (fp, code)) in names.iter().zip(before) {
+        let (Some(func), Some(f)) = (
+            symbols.get(*n).copied(),
+            funcs.iter().find(|f| f.name == *n),
+        ) else {
+            return Err(format!("{n} missing from the executable"));
+        };
+        let h = judge_rewritten(fp, code, &f.code, func, non_split, adjust)
+            .map_err(|e| format!("{n} after linking: {e}"))?;
+        hows.push(format!("{n} ({}): {h}", fp.form.name()));
+    }
+    Ok(hows)
+}
+
 fn linker_non_split(p: &Probe) -> CheckResult {
-    use object::{Object, ObjectSymbol};
     let (id, title) = (LINKER_ID, LINKER_TITLE);
     let fail = |m: String| result(id, title, Outcome::Fail(m));
     let caller = p.compile(
@@ -1454,6 +1534,8 @@ fn linker_non_split(p: &Probe) -> CheckResult {
         "split_caller_l",
         "split_caller_h",
         "address_of_non_split",
+        // In .text.startup at -O2, and calls printf.
+        "main",
     ];
     let before_funcs = match std::fs::read(&caller)
         .map_err(anyhow::Error::from)
@@ -1468,7 +1550,7 @@ fn linker_non_split(p: &Probe) -> CheckResult {
             return fail(format!("no {n} in the object"));
         };
         match crate::prologue::parse_fast_path(&f.code) {
-            Ok(fp) => before.push(fp),
+            Ok(fp) => before.push((fp, f.code.clone())),
             Err(e) => return fail(format!("{n} before linking: {e}")),
         }
     }
@@ -1489,61 +1571,66 @@ fn linker_non_split(p: &Probe) -> CheckResult {
             return fail(format!("link with gold: {line}"));
         }
     };
-    let (data, symbols) = match read_linked(&exe) {
-        Ok(r) => r,
+    let mut hows = match judge_linked(&exe, &names, &before, 0x100000) {
+        Ok(h) => h,
         Err(e) => return fail(e),
     };
-    let addr = |n: &str| symbols.get(n).copied();
-    let Some(non_split) = addr("__morestack_non_split") else {
-        return fail("__morestack_non_split missing from the executable".into());
-    };
-    let after_funcs = match crate::elf::functions(&data, "__morestack") {
-        Ok(f) => f,
-        Err(e) => return fail(format!("inspect: {e:#}")),
-    };
-    let mut hows = Vec::new();
-    for (n, b) in names.iter().zip(&before) {
-        let (Some(func), Some(f)) = (addr(n), after_funcs.iter().find(|f| f.name == *n)) else {
-            return fail(format!("{n} missing from the executable"));
-        };
-        match judge_rewritten(b, &f.code, func, non_split, 0x100000) {
-            Ok(h) => hows.push(format!("{n} ({}): {h}", b.form.name())),
-            Err(e) => return fail(format!("{n} after linking: {e}")),
-        }
-    }
-    // A custom --split-stack-adjust-size is honoured (form L).
+    // A custom --split-stack-adjust-size is honoured by every form.
     let custom = 0x300000u64;
     let adjust_flag = format!("-Wl,--split-stack-adjust-size={custom:#x}");
     match p
         .link(
             "linker_gold_adjust",
-            &[caller, callee],
+            &[caller.clone(), callee.clone()],
             &["-fsplit-stack", "-fuse-ld=gold", &adjust_flag],
         )
         .map_err(|e| format!("{e:#}"))
-        .and_then(|exe| std::fs::read(exe).map_err(|e| e.to_string()))
-        .and_then(|d| {
-            let file = object::File::parse(&*d).map_err(|e| e.to_string())?;
-            let a = file
-                .symbols()
-                .find(|s| s.name() == Ok("split_caller_l"))
-                .map(|s| s.address())
-                .ok_or("no split_caller_l")?;
-            let ns = file
-                .symbols()
-                .find(|s| s.name() == Ok("__morestack_non_split"))
-                .map(|s| s.address())
-                .ok_or("no __morestack_non_split")?;
-            let f = crate::elf::functions(&d, "__morestack")
-                .map_err(|e| format!("{e:#}"))?
-                .into_iter()
-                .find(|f| f.name == "split_caller_l")
-                .ok_or("no split_caller_l")?;
-            judge_rewritten(&before[1], &f.code, a, ns, custom)
-        }) {
-        Ok(h) => hows.push(format!("--split-stack-adjust-size={custom:#x}: {h}")),
+        .and_then(|exe| judge_linked(&exe, &names, &before, custom))
+    {
+        Ok(_) => hows.push(format!(
+            "--split-stack-adjust-size={custom:#x} honoured by every form"
+        )),
         Err(e) => return fail(format!("custom adjust size: {e}")),
     }
+    // The rewrite does not depend on the link order, the stub grouping or
+    // the output section: gold turns the last code section of every stub
+    // group into a relaxed section (docs/abi.md, section 6, "When"); with
+    // -z keep-text-section-prefix, main's .text.startup is alone in its
+    // output section.
+    let variants: [(&str, bool, &[&str]); 4] = [
+        (
+            "-z keep-text-section-prefix",
+            false,
+            &["-Wl,-z,keep-text-section-prefix"],
+        ),
+        ("callee first", true, &[]),
+        ("--stub-group-size=4", false, &["-Wl,--stub-group-size=4"]),
+        (
+            "callee first, --stub-group-size=4",
+            true,
+            &["-Wl,--stub-group-size=4"],
+        ),
+    ];
+    for (i, (what, swap, flags)) in variants.iter().enumerate() {
+        let objs = if *swap {
+            [callee.clone(), caller.clone()]
+        } else {
+            [caller.clone(), callee.clone()]
+        };
+        let all_flags = [&["-fsplit-stack", "-fuse-ld=gold"][..], flags].concat();
+        if let Err(e) = p
+            .link(&format!("linker_gold_order{i}"), &objs, &all_flags)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|exe| judge_linked(&exe, &names, &before, 0x100000))
+        {
+            return fail(format!("{what}: {e}"));
+        }
+    }
+    hows.push(
+        "the same with the callee first, with --stub-group-size=4 and with \
+         -z keep-text-section-prefix"
+            .into(),
+    );
     let how = hows.join("; ");
     let run = p.run(&exe, &p.tc.sysroot, &[]);
     let outcome = judge_output(
@@ -1640,17 +1727,24 @@ mod tests {
         let words = s_form(0x14000040);
         let code: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
         let before = crate::prologue::parse_fast_path(&code).unwrap();
-        let e = judge_rewritten(&before, &code, 0x1000, 0x9000, 0x100000).unwrap_err();
-        assert!(
-            e.contains("not raised") || e.contains("not __morestack_non_split"),
-            "{e}"
-        );
-        // The same with b.lo turned into b and the branch retargeted.
+        let e = judge_rewritten(&before, &code, &code, 0x1000, 0x9000, 0x100000).unwrap_err();
+        assert!(e.contains("always take the cold block"), "{e}");
+        let bytes = |w: [u32; 8]| -> Vec<u8> { w.iter().flat_map(|w| w.to_le_bytes()).collect() };
+        // The branch retargeted, b.lo kept: form S must always branch.
         let mut w2 = words;
-        w2[3] = 0x14000001; // b +4
         w2[7] = 0x14000000 | ((0x9000 - 0x101c) / 4); // b __morestack_non_split
-        let code2: Vec<u8> = w2.iter().flat_map(|w| w.to_le_bytes()).collect();
-        assert!(judge_rewritten(&before, &code2, 0x1000, 0x9000, 0x100000).is_ok());
+        let e = judge_rewritten(&before, &code, &bytes(w2), 0x1000, 0x9000, 0x100000).unwrap_err();
+        assert!(e.contains("always take the cold block"), "{e}");
+        // b.lo turned into b, but the cold block still asks for 272 bytes:
+        // the adjust size is not honoured.
+        w2[3] = 0x14000001; // b +4
+        let e = judge_rewritten(&before, &code, &bytes(w2), 0x1000, 0x9000, 0x100000).unwrap_err();
+        assert!(e.contains("not raised"), "{e}");
+        // sub x10, sp, #0x101, lsl #12: 272 + 0x100000 bytes, rounded up.
+        w2[4] = 0xd14407ea;
+        assert!(judge_rewritten(&before, &code, &bytes(w2), 0x1000, 0x9000, 0x100000).is_ok());
+        // ... but not for a larger adjust size.
+        assert!(judge_rewritten(&before, &code, &bytes(w2), 0x1000, 0x9000, 0x300000).is_err());
     }
 
     #[test]
