@@ -11,5 +11,6 @@ pub const GUARD_OFFSET_FROM_TP: i64 = -8;
 pub const TCB_SIZE: i64 = 16;
 
 /// Version node that every split-stack program or library needs from
-/// libc.so.6.  (docs/abi.md, "Versioned symbol")
-pub const VERSION_NODE: &str = "GLIBC_2.44";
+/// libc.so.6: an ABI marker node, not a release node, so no glibc
+/// release changes its meaning.  (docs/abi.md, "Versioned symbol")
+pub const VERSION_NODE: &str = "GLIBC_ABI_SPLIT_STACK";

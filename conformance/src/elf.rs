@@ -11,7 +11,7 @@ use object::Endianness;
 pub struct VersionNeed {
     /// The shared object, e.g. `libc.so.6`.
     pub file: String,
-    /// The version node, e.g. `GLIBC_2.44`.
+    /// The version node, e.g. `GLIBC_ABI_SPLIT_STACK`.
     pub version: String,
 }
 

@@ -35,7 +35,27 @@ pub struct Apt {
     mirror: String,
     keyring: String,
     suites: Vec<String>,
+    /// Suites from which native arm64 packages (`name:arm64`) are
+    /// fetched: only their arm64 package lists are read.
+    arm64_suites: Vec<String>,
     updated: bool,
+}
+
+/// The architecture of a package name as `toolchain.toml` writes it:
+/// `libc6:arm64` is Debian's native arm64 package, a plain name the host's
+/// (amd64) or architecture-independent one.
+pub fn package_arch(package: &str) -> Option<&str> {
+    package_and_suite(package, "")
+        .0
+        .split_once(':')
+        .map(|(_, a)| a)
+}
+
+/// A package of an old sysroot as `toolchain.toml` writes it, `name` or
+/// `name@suite`, split into the name and the suite it comes from
+/// (`default_suite` when none is given).
+pub fn package_and_suite<'a>(package: &'a str, default_suite: &'a str) -> (&'a str, &'a str) {
+    package.split_once('@').unwrap_or((package, default_suite))
 }
 
 impl Apt {
@@ -46,15 +66,33 @@ impl Apt {
             .values()
             .map(|s| s.suite.clone())
             .chain(std::iter::once(manifest.linux_headers.suite.clone()))
-            .chain(manifest.old_sysroots.iter().map(|s| s.suite.clone()))
+            .chain(manifest.old_sysroots.iter().flat_map(|s| {
+                s.packages
+                    .iter()
+                    .map(|p| package_and_suite(p, &s.suite).1.to_string())
+                    .chain(std::iter::once(s.suite.clone()))
+            }))
             .collect();
         suites.sort();
         suites.dedup();
+        let mut arm64_suites: Vec<String> = manifest
+            .old_sysroots
+            .iter()
+            .flat_map(|s| {
+                s.packages
+                    .iter()
+                    .filter(|p| package_arch(p) == Some("arm64"))
+                    .map(|p| package_and_suite(p, &s.suite).1.to_string())
+            })
+            .collect();
+        arm64_suites.sort();
+        arm64_suites.dedup();
         Apt {
             dir,
             mirror: manifest.mirror.clone(),
             keyring: manifest.keyring.clone(),
             suites,
+            arm64_suites,
             updated: false,
         }
     }
@@ -111,11 +149,22 @@ impl Apt {
         }
         let mut sources = String::new();
         for s in &self.suites {
+            // arm64 package lists only where arm64 packages are needed.
+            let arch = if self.arm64_suites.contains(s) {
+                "amd64,arm64"
+            } else {
+                "amd64"
+            };
             sources.push_str(&format!(
-                "deb [signed-by={}] {} {} main\n",
+                "deb [arch={arch} signed-by={}] {} {} main\n",
                 self.keyring, self.mirror, s
             ));
         }
+        let architectures = if self.arm64_suites.is_empty() {
+            "\"amd64\";"
+        } else {
+            "\"amd64\"; \"arm64\";"
+        };
         write_atomic(&d.join("sources.list"), sources.as_bytes())?;
         let p = |s: &str| d.join(s).display().to_string();
         let mut conf = format!(
@@ -128,7 +177,7 @@ impl Apt {
              Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled \"false\";\n\
              Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled \"false\";\n\
              Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled \"false\";\n\
-             APT::Architecture \"amd64\";\nAPT::Architectures {{ \"amd64\"; }};\n",
+             APT::Architecture \"amd64\";\nAPT::Architectures {{ {architectures} }};\n",
             p("sources.list"),
             p("sources.list.d"),
             p("preferences"),
@@ -251,9 +300,16 @@ impl Apt {
     }
 }
 
-/// File name `apt-get download` gives a package (epoch `:` becomes `%3a`).
+/// File name `apt-get download` gives a package (epoch `:` becomes `%3a`):
+/// `name_version_all.deb` for an architecture-independent package such as
+/// the cross and source packages, `name_version_arm64.deb` for
+/// `name:arm64`.
 pub fn deb_file_name(package: &str, version: &str) -> String {
-    format!("{package}_{}_all.deb", version.replace(':', "%3a"))
+    let (name, arch) = match package.split_once(':') {
+        Some((n, a)) => (n, a),
+        None => (package, "all"),
+    };
+    format!("{name}_{}_{arch}.deb", version.replace(':', "%3a"))
 }
 
 /// Parses `apt-cache madison` output, keeping the versions from `suite`.
@@ -309,6 +365,20 @@ libc6-arm64-cross | 2.36-8cross1 | http://deb.debian.org/debian bookworm/main am
     #[test]
     fn deb_names_escape_epochs() {
         assert_eq!(deb_file_name("a", "1:2.0-1"), "a_1%3a2.0-1_all.deb");
+        assert_eq!(
+            deb_file_name("libc6:arm64", "2.44-3"),
+            "libc6_2.44-3_arm64.deb"
+        );
+        assert_eq!(
+            package_and_suite("libc6:arm64", "experimental"),
+            ("libc6:arm64", "experimental")
+        );
+        assert_eq!(
+            package_and_suite("libgcc-s1:arm64@sid", "experimental"),
+            ("libgcc-s1:arm64", "sid")
+        );
+        assert_eq!(package_arch("libgcc-s1:arm64@sid"), Some("arm64"));
+        assert_eq!(package_arch("libc6-arm64-cross"), None);
         assert_eq!(
             deb_file_name("gcc-16-source", "16.2.0-4"),
             "gcc-16-source_16.2.0-4_all.deb"

@@ -348,7 +348,7 @@ pub fn run(
     if !patched.join("libc.so").exists() {
         bail!("no patched glibc build: run `cargo xtask build-toolchain` first");
     }
-    let stock = cache.old_sysroot("glibc-2.43-stock");
+    let stock = cache.old_sysroot("glibc-2.44-stock");
     if !stock.join("lib/ld-linux-aarch64.so.1").exists() {
         bail!(
             "no stock glibc sysroot at {}: run `cargo xtask build-toolchain` first",

@@ -70,7 +70,8 @@ pub struct PackagePin {
     pub debian_upstream: String,
 }
 
-/// A stock (unpatched) glibc sysroot assembled from Debian cross packages.
+/// A stock (unpatched) glibc sysroot assembled from Debian cross packages,
+/// or from native arm64 ones (`libc6:arm64`) rearranged into their layout.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct OldSysroot {
@@ -79,6 +80,8 @@ pub struct OldSysroot {
     pub suite: String,
     /// Upstream glibc version the `libc6*` packages must carry.
     pub glibc: String,
+    /// Package names, `name` or `name@suite` to take one from another
+    /// suite; `name:arm64` is Debian's native arm64 package.
     pub packages: Vec<String>,
 }
 
@@ -153,14 +156,14 @@ mod tests {
     fn repository_manifest_pins_the_issue_versions() {
         let m = repo_manifest();
         assert_eq!(m.pin(Component::Gcc).upstream, "16.2.0");
-        assert_eq!(m.pin(Component::Glibc).upstream, "2.43");
+        assert_eq!(m.pin(Component::Glibc).upstream, "2.44");
         assert_eq!(m.pin(Component::Binutils).upstream, "2.47.50");
         assert_eq!(
             m.pin(Component::Binutils).snapshot.as_deref(),
             Some("20261021")
         );
         let names: Vec<_> = m.old_sysroots.iter().map(|s| s.glibc.as_str()).collect();
-        assert_eq!(names, ["2.43", "2.36"]);
+        assert_eq!(names, ["2.43", "2.36", "2.44"]);
     }
 
     #[test]

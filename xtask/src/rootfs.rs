@@ -403,7 +403,7 @@ pub struct LauncherCheck {
 /// Runs a program that uses `__tcb_private_ss` inside `root` through the
 /// installed launcher (must print the slot offset of docs/abi.md, -8) and
 /// directly (the distribution's glibc must refuse it: version node
-/// GLIBC_2.44 not found).
+/// GLIBC_ABI_SPLIT_STACK not found).
 fn launcher_check(gcc: &Path, root: &Path) -> Result<LauncherCheck> {
     let dir = tempfile::Builder::new()
         .prefix("split-stack-launcher")

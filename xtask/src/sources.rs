@@ -469,7 +469,7 @@ mod tests {
         let m = manifest();
         let mut apt = Apt::new(cache.apt(), &m);
         let ui = Ui::new();
-        let good = glibc_tarball(d.path(), "2.43");
+        let good = glibc_tarball(d.path(), "2.44");
         let choice = SourceChoice {
             tarball: Some(good),
             refresh: false,
@@ -490,15 +490,15 @@ mod tests {
             prepare(&ui, &cache, &m, &mut apt, Component::Glibc, &choice).unwrap_err()
         );
         assert!(err.contains("contains glibc 2.42"), "{err}");
-        assert!(err.contains("pins glibc 2.43"), "{err}");
+        assert!(err.contains("pins glibc 2.44"), "{err}");
         // The previously imported tree is still there and intact.
         assert_eq!(crate::git::rev_parse(&s.tree, "HEAD").unwrap(), head);
         assert!(std::fs::read_to_string(s.tree.join("version.h"))
             .unwrap()
-            .contains("2.43"));
+            .contains("2.44"));
         // And re-using the good tarball is a no-op.
         let choice = SourceChoice {
-            tarball: Some(d.path().join("glibc-2.43.tar.xz")),
+            tarball: Some(d.path().join("glibc-2.44.tar.xz")),
             refresh: false,
         };
         let again = prepare(&ui, &cache, &m, &mut apt, Component::Glibc, &choice).unwrap();
