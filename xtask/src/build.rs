@@ -150,7 +150,7 @@ impl Ctx<'_> {
 
 /// The environment of a host-compiled component (binutils, GCC): ccache'd
 /// host compilers with `cflags`, the toolchain's `bin` first in `PATH`.
-fn host_env(cache: &Cache, cflags: &str, cmd: Cmd) -> Cmd {
+pub(crate) fn host_env(cache: &Cache, cflags: &str, cmd: Cmd) -> Cmd {
     cmd.env("CC", "ccache gcc")
         .env("CXX", "ccache g++")
         .env("CFLAGS", cflags)
@@ -187,9 +187,9 @@ pub(crate) fn gcc_configure(
             "--with-pkgversion=split-stack-aarch64",
             "--enable-shared",
             "--enable-threads=posix",
-            // The patched glibc 2.43 provides the split-stack guard slot
-            // and its GLIBC_2.44 symbol, which GCC's -fsplit-stack support
-            // requires (glibc >= 2.44); see docs/abi.md.
+            // The patched glibc 2.44 provides the split-stack guard slot
+            // and its GLIBC_ABI_SPLIT_STACK symbol, which GCC's -fsplit-stack
+            // support requires (glibc >= 2.44 is its floor); see docs/abi.md.
             "--with-glibc-version=2.44",
             "--enable-__cxa_atexit",
             "--enable-checking=release",
@@ -217,9 +217,30 @@ fn path_with(dir: &Path) -> std::ffi::OsString {
     std::env::join_paths(v).unwrap_or_default()
 }
 
+/// The bootstrap compiler that builds glibc: the host's (Debian's)
+/// `aarch64-linux-gnu-gcc`, as an absolute path found in `PATH` outside
+/// the toolchain being built.  glibc's configure records it in
+/// `config.make`, so `make` uses the same compiler even though the
+/// toolchain's `bin` (which holds the project's GCC once it is built)
+/// comes first in `PATH` there.  Errors: no such compiler (install
+/// Debian's `gcc-aarch64-linux-gnu`; `cargo xtask host-deps` does).
+fn bootstrap_cc(cache: &Cache) -> Result<PathBuf> {
+    let own = cache.toolchain().join("bin");
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .filter(|d| *d != own)
+        .map(|d| d.join("aarch64-linux-gnu-gcc"))
+        .find(|p| p.is_file())
+        .with_context(|| {
+            "no aarch64-linux-gnu-gcc in PATH to build glibc with: install Debian's \
+             gcc-aarch64-linux-gnu (`cargo xtask host-deps`)"
+        })
+}
+
 /// The version line of the bootstrap compiler (part of glibc's key).
-fn bootstrap_cc_version() -> Result<String> {
-    Cmd::new("aarch64-linux-gnu-gcc")
+fn bootstrap_cc_version(cache: &Cache) -> Result<String> {
+    Cmd::new(bootstrap_cc(cache)?)
         .arg("--version")
         .read()
         .map(|v| v.lines().next().unwrap_or_default().to_string())
@@ -263,10 +284,11 @@ pub fn build_toolchain(
             // Only the glibc packages must carry the pinned glibc version;
             // the others (libgcc-s1) come in whatever version the suite has.
             let want = p.starts_with("libc6").then_some(o.glibc.as_str());
+            let (p, suite) = crate::apt::package_and_suite(p, &o.suite);
             debs.push(apt.fetch(
                 ui,
                 p,
-                &o.suite,
+                suite,
                 want,
                 opts.refresh,
                 &cache.log("sysroot-source"),
@@ -290,7 +312,7 @@ pub fn build_toolchain(
         .str("step", "glibc")
         .str("src", &srcs[1].key)
         .str("series", &series[1])
-        .str("cc", &bootstrap_cc_version()?)
+        .str("cc", &bootstrap_cc_version(cache)?)
         .str("headers", &linux_headers_key)
         .finish();
     let gcc_key = KeyHasher::new(RECIPE)
@@ -638,15 +660,18 @@ fn collect_files(dir: &Path, out: &mut Vec<(PathBuf, SystemTime, u64)>) -> Resul
     Ok(())
 }
 
-fn build_binutils(ctx: &mut Ctx, src: &Source, key: &str) -> Result<()> {
-    let prefix = ctx.cache.toolchain();
-    let configure = ctx
-        .host_env(Cmd::new(src.tree.join("configure")))
+/// binutils' configure command for the source tree `tree` (gas, ld.bfd and
+/// gold for `aarch64-linux-gnu`), with `prefix` and the host compiler
+/// flags `cflags`.  The same command configures the toolchain's binutils
+/// and the unpatched baseline of `gold-compare`, so that the two differ
+/// only in the series.
+pub(crate) fn binutils_configure(cache: &Cache, tree: &Path, prefix: &Path, cflags: &str) -> Cmd {
+    host_env(cache, cflags, Cmd::new(tree.join("configure")))
         .arg("--target=aarch64-linux-gnu")
         .arg(format!("--prefix={}", prefix.display()))
         .arg(format!(
             "--with-sysroot={}",
-            ctx.cache.patched_sysroot().display()
+            cache.patched_sysroot().display()
         ))
         .args([
             "--enable-gold",
@@ -662,7 +687,12 @@ fn build_binutils(ctx: &mut Ctx, src: &Source, key: &str) -> Result<()> {
             "--disable-libdecnumber",
             "--disable-multilib",
             "--enable-deterministic-archives",
-        ]);
+        ])
+}
+
+fn build_binutils(ctx: &mut Ctx, src: &Source, key: &str) -> Result<()> {
+    let prefix = ctx.cache.toolchain();
+    let configure = binutils_configure(ctx.cache, &src.tree, &prefix, ctx.opts.host_cflags());
     let configure_key = KeyHasher::new(RECIPE)
         .str("binutils-configure", &src.key)
         .str("profile", ctx.opts.host_cflags())
@@ -713,8 +743,12 @@ fn install_linux_headers(ctx: &mut Ctx, deb: &Path, key: &str) -> Result<()> {
 pub fn glibc_configure(cache: &Cache, tree: &Path) -> Result<Cmd> {
     let sysroot = cache.patched_sysroot();
     let build_triplet = Cmd::new("gcc").arg("-dumpmachine").read()?;
+    // The bootstrap compiler by absolute path, and a key that changes
+    // with it: glibc was once partly rebuilt by the project's own GCC,
+    // which had come first in make's PATH.
+    let cc = bootstrap_cc(cache)?;
     Ok(Cmd::new(tree.join("configure"))
-        .env("CC", "ccache aarch64-linux-gnu-gcc")
+        .env("CC", format!("ccache {}", cc.display()))
         // No cross C++ compiler: name one that does not exist, so that
         // configure does not silently pick the host's x86 g++.
         .env("CXX", "aarch64-linux-gnu-g++-absent")
@@ -737,7 +771,8 @@ fn build_glibc(ctx: &mut Ctx, src: &Source, key: &str) -> Result<()> {
     let configure = glibc_configure(ctx.cache, &src.tree)?;
     let configure_key = KeyHasher::new(RECIPE)
         .str("glibc-configure", &src.key)
-        .str("cc", &bootstrap_cc_version()?)
+        .str("cc", &bootstrap_cc_version(ctx.cache)?)
+        .str("cc-path", &bootstrap_cc(ctx.cache)?.display().to_string())
         .finish();
     Autotools {
         name: "glibc",
@@ -852,9 +887,12 @@ fn old_sysroot(
     for d in debs.iter().chain(std::iter::once(&headers.to_path_buf())) {
         extract_deb(d, tmp.path())?;
     }
-    let root = tmp.path().join("usr/aarch64-linux-gnu");
+    let mut root = tmp.path().join("usr/aarch64-linux-gnu");
     if !root.join("lib/ld-linux-aarch64.so.1").exists() {
-        bail!("the {name} packages contain no lib/ld-linux-aarch64.so.1");
+        // Native arm64 packages (`libc6:arm64`): gather their multiarch
+        // libraries and the dynamic loader into the cross layout.
+        root =
+            native_to_cross_layout(tmp.path()).with_context(|| format!("the {name} packages"))?;
     }
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
@@ -863,6 +901,51 @@ fn old_sysroot(
     std::fs::rename(&root, &dir)?;
     ctx.cache.mark_done(&step, key, serde_json::Value::Null)?;
     Ok(dir)
+}
+
+/// Rearranges the files of Debian's native arm64 glibc packages, unpacked
+/// under `tmp`, into the layout of its cross packages, `lib/` and
+/// `include/` under a new directory `tmp/cross`, which it returns: `lib/`
+/// gets the files of `{,usr/}lib/aarch64-linux-gnu/` and the dynamic
+/// loader from `{,usr/}lib/`, `include/` those of `usr/include/` and
+/// `usr/include/aarch64-linux-gnu/`.  Errors: no
+/// `ld-linux-aarch64.so.1` among them.
+fn native_to_cross_layout(tmp: &Path) -> Result<PathBuf> {
+    let out = tmp.join("cross");
+    let lib = out.join("lib");
+    let include = out.join("include");
+    std::fs::create_dir_all(&lib)?;
+    std::fs::create_dir_all(&include)?;
+    let move_children = |from: &Path, to: &Path| -> Result<()> {
+        let Ok(entries) = std::fs::read_dir(from) else {
+            return Ok(());
+        };
+        for e in entries {
+            let e = e?;
+            let target = to.join(e.file_name());
+            if !target.exists() {
+                std::fs::rename(e.path(), target)?;
+            }
+        }
+        Ok(())
+    };
+    for d in ["lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu"] {
+        move_children(&tmp.join(d), &lib)?;
+    }
+    for d in ["lib", "usr/lib"] {
+        let ld = tmp.join(d).join("ld-linux-aarch64.so.1");
+        if ld.symlink_metadata().is_ok() && !lib.join("ld-linux-aarch64.so.1").exists() {
+            std::fs::rename(&ld, lib.join("ld-linux-aarch64.so.1"))?;
+        }
+    }
+    move_children(&tmp.join("usr/include/aarch64-linux-gnu"), &include)?;
+    move_children(&tmp.join("usr/include"), &include)?;
+    // The loader must be a file here, not a symlink into the old tree.
+    let ld = lib.join("ld-linux-aarch64.so.1");
+    if !ld.is_file() {
+        bail!("no ld-linux-aarch64.so.1 in lib/ or usr/lib/");
+    }
+    Ok(out)
 }
 
 /// The path of `toolchain.toml` in the repository.

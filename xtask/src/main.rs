@@ -14,6 +14,7 @@ mod gcccheck;
 mod git;
 mod glibccompare;
 mod glibctests;
+mod goldcompare;
 mod goldtests;
 mod hostdeps;
 mod manifest;
@@ -75,6 +76,11 @@ enum Command {
         #[arg(long)]
         report_only: bool,
     },
+    /// Run gold's own testsuite (`make -k check` in gold/testsuite) for
+    /// binutils without the series (built once, in the cache) and for the
+    /// patched build tree, and compare; writes docs/gold-compare.md and
+    /// fails on any test that passes unpatched and not patched.
+    GoldCompare,
     /// Run GCC's split-stack tests (gcc.dg/split-*.c,
     /// gcc.target/aarch64/split-stack-*.c) through DejaGnu with a qemu-user
     /// board, or the given `file.exp=test.c ...` selections (on demand).
@@ -272,6 +278,12 @@ fn run() -> Result<ExitCode> {
         } => {
             let c = glibccompare::run(&ui, &cache, &repo, &subdirs, report_only)?;
             if !c.regressions.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::GoldCompare => {
+            let c = goldcompare::run(&ui, &cache, &repo)?;
+            if !c.regressions.is_empty() || c.passed_both == 0 {
                 return Ok(ExitCode::FAILURE);
             }
         }

@@ -96,7 +96,8 @@ struct SeriesText {
 const SERIES: &[SeriesText] = &[
     SeriesText {
         component: Component::Glibc,
-        title: "aarch64: split-stack guard slot at TP - 8 and __tcb_private_ss@GLIBC_2.44",
+        title:
+            "aarch64: split-stack guard slot at TP - 8 and __tcb_private_ss@GLIBC_ABI_SPLIT_STACK",
         list: "libc-alpha@sourceware.org",
         abi: &[1, 2, 3, 4],
         comparison: "glibc",
@@ -145,11 +146,29 @@ fn comparison_text(cache: &Cache, repo: &Path, which: &str) -> String {
                     .into(),
             },
         },
-        _ => "gold's own `testsuite/split_aarch64.sh` (added by the series) runs in CI \
-              (`cargo xtask test`); the conformance check `linker/non-split-calls` links and \
-              runs a program with the patched gold. gold's full testsuite has not been run \
-              before/after."
-            .into(),
+        _ => {
+            let ci = "gold's own `testsuite/split_aarch64.sh` (added by the series) runs in CI \
+                      (`cargo xtask test`); the conformance check `linker/non-split-calls` \
+                      links and runs a program with the patched gold.";
+            match std::fs::read_to_string(repo.join("docs/gold-compare.md")) {
+                Ok(t) => format!(
+                    "{ci} gold's own testsuite, unpatched vs patched, from \
+                     `docs/gold-compare.md` (reproduce: `cargo xtask gold-compare`):\n\n{}",
+                    demote(&t)
+                ),
+                Err(_) => match std::fs::read_to_string(cache.logs().join("gold-compare.md")) {
+                    Ok(t) => format!(
+                        "{ci} From the last `cargo xtask gold-compare` on this machine:\n\n{}",
+                        demote(&t)
+                    ),
+                    Err(_) => format!(
+                        "{ci} **Missing:** gold's own testsuite has not been compared before/after \
+                         on this machine yet; run `cargo xtask gold-compare` (it builds the \
+                         unpatched binutils once)."
+                    ),
+                },
+            }
+        }
     }
 }
 
@@ -310,6 +329,25 @@ mod tests {
             "gold: AArch64 split-stack support for calls into non-split code"
         );
         assert_eq!(p.body, "Body.");
+    }
+
+    #[test]
+    fn gold_comparison_is_included_or_named_as_missing() {
+        let repo = tempfile::tempdir().unwrap();
+        let cache = Cache::at(repo.path().join("cache"));
+        let missing = comparison_text(&cache, repo.path(), "binutils");
+        assert!(missing.contains("**Missing:**"), "{missing}");
+        assert!(missing.contains("`cargo xtask gold-compare`"), "{missing}");
+        std::fs::create_dir_all(repo.path().join("docs")).unwrap();
+        std::fs::write(
+            repo.path().join("docs/gold-compare.md"),
+            "# gold testsuite comparison\n\n- regressions: 0\n",
+        )
+        .unwrap();
+        let t = comparison_text(&cache, repo.path(), "binutils");
+        assert!(t.contains("## gold testsuite comparison"), "{t}");
+        assert!(t.contains("- regressions: 0"), "{t}");
+        assert!(!t.contains("has not been run before/after"), "{t}");
     }
 
     #[test]
