@@ -113,6 +113,7 @@ pub fn all(p: &Probe) -> Vec<CheckResult> {
     let mut v = vec![split];
     v.push(tls_variant_1(p, false));
     v.push(tls_variant_1(p, true));
+    v.push(crate::threaddb::check(p));
     v.push(plain_program_needs_no_new_glibc(p));
     v.push(symbol_needs_new_glibc(p));
     v.push(glibc_symbol_value(p));

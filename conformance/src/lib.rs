@@ -17,6 +17,7 @@ mod checks;
 pub mod elf;
 mod probe;
 pub mod prologue;
+pub mod threaddb;
 
 pub use probe::Probe;
 
