@@ -26,12 +26,16 @@ main (void)
 /// A program that references the glibc symbol the split-stack runtime
 /// references, the way libgcc does (as data), with a constructor whose
 /// output shows whether any of its code ran.
+/// A program that refers to `__tcb_private_ss`.  Its constructor writes
+/// with `write(2)`, unbuffered, so that a constructor that ran before the
+/// loader gave up would show in the output.
 const SYMBOL_SRC: &str = r#"#include <stdio.h>
+#include <unistd.h>
 extern const long int __tcb_private_ss;
 __attribute__ ((constructor)) static void
 ctor (void)
 {
-  printf ("constructor ran\n");
+  write (1, "constructor ran\n", 16);
 }
 int
 main (void)
@@ -85,10 +89,11 @@ main (void)
 "#;
 
 const PLAIN_SRC: &str = r#"#include <stdio.h>
+#include <unistd.h>
 __attribute__ ((constructor)) static void
 ctor (void)
 {
-  printf ("constructor ran\n");
+  write (1, "constructor ran\n", 16);
 }
 int
 main (void)

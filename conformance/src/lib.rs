@@ -63,6 +63,22 @@ impl Toolchain {
                 gcc.display()
             );
         }
+        // Refuse another target up front: an x86_64 gcc would otherwise
+        // pass split-stack/accepted and fail every run as "Invalid ELF
+        // image".
+        let target = std::process::Command::new(&gcc)
+            .arg("-dumpmachine")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        if !is_aarch64_linux_gnu(&target) {
+            bail!(
+                "{} targets `{target}`, not aarch64-linux-gnu: give the aarch64-linux-gnu cross \
+                 compiler (its `-dumpmachine` must print aarch64-linux-gnu or \
+                 aarch64-<vendor>-linux-gnu)",
+                gcc.display()
+            );
+        }
         for s in std::iter::once(sysroot).chain(old.iter().map(PathBuf::as_path)) {
             if !s.join("lib/ld-linux-aarch64.so.1").exists() {
                 bail!(
@@ -300,8 +316,26 @@ pub fn run(tc: &Toolchain) -> Result<Report> {
     Ok(report)
 }
 
+/// Whether a GCC target triplet (`gcc -dumpmachine`) is AArch64
+/// little-endian GNU/Linux: `aarch64-linux-gnu` or
+/// `aarch64-<vendor>-linux-gnu`.
+pub fn is_aarch64_linux_gnu(triplet: &str) -> bool {
+    let parts: Vec<&str> = triplet.split('-').collect();
+    parts.first() == Some(&"aarch64") && parts.ends_with(&["linux", "gnu"]) && parts.len() <= 4
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_aarch64_linux_gnu_triplets_are_accepted() {
+        assert!(super::is_aarch64_linux_gnu("aarch64-linux-gnu"));
+        assert!(super::is_aarch64_linux_gnu("aarch64-unknown-linux-gnu"));
+        assert!(!super::is_aarch64_linux_gnu("x86_64-linux-gnu"));
+        assert!(!super::is_aarch64_linux_gnu("aarch64_be-linux-gnu"));
+        assert!(!super::is_aarch64_linux_gnu("aarch64-linux-musl"));
+        assert!(!super::is_aarch64_linux_gnu(""));
+    }
+
     use super::*;
 
     #[test]
@@ -402,7 +436,18 @@ mod tests {
         assert!(err.contains("no aarch64-linux-gnu-gcc"), "{err}");
         let gcc = d.path().join("bin/aarch64-linux-gnu-gcc");
         std::fs::create_dir_all(gcc.parent().unwrap()).unwrap();
-        std::fs::write(&gcc, "").unwrap();
+        let driver = |triplet: &str| {
+            std::fs::write(&gcc, format!("#!/bin/sh\necho {triplet}\n")).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&gcc, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        // A driver for another target is refused before anything runs.
+        driver("x86_64-linux-gnu");
+        let err = Toolchain::from_prefix(d.path(), d.path(), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not aarch64-linux-gnu"), "{err}");
+        driver("aarch64-linux-gnu");
         let err = Toolchain::from_prefix(d.path(), d.path(), &[])
             .unwrap_err()
             .to_string();
