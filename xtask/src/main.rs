@@ -215,8 +215,9 @@ struct ConformanceArgs {
     /// path of the gcc driver itself (default: the built toolchain).
     #[arg(long, value_name = "PREFIX")]
     toolchain: Option<PathBuf>,
-    /// Sysroot with the glibc to test against (required with --toolchain).
-    #[arg(long, value_name = "DIR")]
+    /// Sysroot with the glibc to test against (required with --toolchain,
+    /// and only meaningful with it).
+    #[arg(long, value_name = "DIR", requires = "toolchain")]
     sysroot: Option<PathBuf>,
     /// Stock glibc sysroots that split-stack programs must be refused by
     /// (repeatable).
@@ -530,4 +531,28 @@ fn patches_cmd(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysroot_without_toolchain_is_rejected() {
+        // It used to start a build of the project's toolchain silently.
+        let e = match Cli::try_parse_from(["xtask", "conformance", "--sysroot", "/x"]) {
+            Ok(_) => panic!("--sysroot without --toolchain was accepted"),
+            Err(e) => e,
+        };
+        assert!(e.to_string().contains("--toolchain"), "{e}");
+        assert!(Cli::try_parse_from([
+            "xtask",
+            "conformance",
+            "--toolchain",
+            "/t",
+            "--sysroot",
+            "/x"
+        ])
+        .is_ok());
+    }
 }
