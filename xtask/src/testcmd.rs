@@ -104,6 +104,7 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     }
+    let mut skipped: Vec<&str> = Vec::new();
     if crate::hostdeps::is_root() {
         ui.line("test: conformance --rootfs (Debian arm64 root filesystem, binfmt_misc)");
         let (report, launcher, rfs) = crate::rootfs::conformance(
@@ -125,7 +126,11 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
             eprintln!("{}{}", report.render(), launcher.detail);
             return Ok(ExitCode::FAILURE);
         }
+        if k > 0 {
+            skipped.push("checks of conformance --rootfs");
+        }
     } else {
+        skipped.push("conformance --rootfs (needs root)");
         eprintln!(
             "SKIPPED (not counted as passed): conformance --rootfs needs root \
              (binfmt_misc, chroot, mount); run `sudo cargo xtask conformance --rootfs`"
@@ -148,5 +153,32 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
     )? {
         return Ok(ExitCode::FAILURE);
     }
+    // The last line says what did not run: a skip is never a pass.
+    println!("{}", final_line(&skipped));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The last line `cargo xtask test` prints after every step passed:
+/// `skipped` names the steps (or checks) that did not run.
+pub fn final_line(skipped: &[&str]) -> String {
+    if skipped.is_empty() {
+        "test: everything passed, nothing skipped".to_string()
+    } else {
+        format!(
+            "test: passed, but SKIPPED (not counted as passed): {}",
+            skipped.join(", ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::final_line;
+
+    #[test]
+    fn a_skip_is_named_in_the_last_line() {
+        assert_eq!(final_line(&[]), "test: everything passed, nothing skipped");
+        let l = final_line(&["conformance --rootfs (needs root)"]);
+        assert!(l.contains("SKIPPED") && l.contains("--rootfs"), "{l}");
+    }
 }
