@@ -56,6 +56,7 @@ enum Command {
         json: bool,
     },
     /// Run the ABI conformance suite (builds the toolchain when needed).
+    /// Exit status: 0 CONFORMANT, 1 NOT CONFORMANT, 2 could not run.
     Conformance(ConformanceArgs),
     /// The project's tests: fmt, clippy, toolchain build, cargo test.
     Test(BuildArgs),
@@ -271,7 +272,14 @@ fn run() -> Result<ExitCode> {
             println!("{}", info.prefix.display());
         }
         Command::Env { json } => envcmd::print(&cache, json)?,
-        Command::Conformance(a) => return conformance(&ui, &cache, &repo, a),
+        // Exit status: 0 CONFORMANT, 1 NOT CONFORMANT, 2 the suite could
+        // not run (the reason is printed).
+        Command::Conformance(a) => {
+            return Ok(conformance(&ui, &cache, &repo, a).unwrap_or_else(|e| {
+                eprintln!("error: the conformance suite could not run: {e:#}");
+                ExitCode::from(2)
+            }))
+        }
         Command::Test(a) => return testcmd::run(&ui, &repo, &a.options()),
         Command::GlibcCompare {
             subdirs,
