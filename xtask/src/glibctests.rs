@@ -20,6 +20,7 @@ pub const DEFAULT_TESTS: &[&str] = &[
     "nptl/tst-split-stack-tls",
     "nptl/tst-split-stack-tls-static",
     "nptl/tst-split-stack-longjmp",
+    "nptl/tst-split-stack-longjmp-static",
     "nptl/check-abi-split-stack",
     "elf/tst-tls_tp_offset",
     "nptl/tst-tls5",
