@@ -1,11 +1,13 @@
-/* Checks: at run time, the split-stack guard of the initial thread is the
-   word at TP - 8, and the split-stack runtime keeps it a little below the
-   stack pointer: libgcc's constructor sets it to SP - 16 KiB
-   (docs/abi.md, section 7), and if main itself was moved to a new
-   segment (its calls into libc make the linker ask for 1 MiB more), it
-   is the guard of that segment.  Prints "guard ok" and exits 0 only if
-   the word is non-zero and between 1 KiB and 2 MiB below the current
-   SP.  */
+/* Checks: at run time, which word of the pre-TCB block below TP holds the
+   split-stack guard of the initial thread (check tcb/guard-offset, its
+   run-time leg).  libgcc's constructor sets the guard to SP - 16 KiB
+   (docs/abi.md, section 7), and if main itself was moved to a new segment
+   (its calls into libc make the linker ask for 1 MiB more), it is the
+   guard of that segment: either way a word between 1 KiB and 2 MiB below
+   the current SP.  The program looks at every word of the 32-byte
+   pre-TCB block (TP - 8 ... TP - 32, docs/abi.md section 1; the reserved
+   words are zero) and prints the offset of each word that looks like a
+   guard.  It exits 0 only if exactly one does.  */
 
 #include <stdint.h>
 #include <stdio.h>
@@ -13,15 +15,24 @@
 int
 main (void)
 {
-  uintptr_t guard = *(volatile uintptr_t *) ((char *) __builtin_thread_pointer () - 8);
+  char *tp = __builtin_thread_pointer ();
   uintptr_t sp = (uintptr_t) __builtin_frame_address (0);
-  if (guard == 0 || guard >= sp || sp - guard < 1024
-      || sp - guard > 2 * 1024 * 1024)
+  int found = 0;
+  for (long off = -8; off >= -32; off -= 8)
     {
-      printf ("guard BAD: %#lx with SP %#lx\n", (unsigned long) guard,
-	      (unsigned long) sp);
+      uintptr_t w = *(volatile uintptr_t *) (tp + off);
+      if (w != 0 && w < sp && sp - w >= 1024 && sp - w <= 2 * 1024 * 1024)
+	{
+	  printf ("guard at TP%ld: %lu bytes below SP\n", off,
+		  (unsigned long) (sp - w));
+	  found++;
+	}
+    }
+  if (found != 1)
+    {
+      printf ("guard BAD: %d words of the pre-TCB block look like a guard\n",
+	      found);
       return 1;
     }
-  printf ("guard ok: %lu bytes below SP\n", (unsigned long) (sp - guard));
   return 0;
 }

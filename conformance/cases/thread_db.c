@@ -1,4 +1,4 @@
-/* libthread_db finds other threads' TLS (conformance check tls/thread-db).
+/* Checks: libthread_db finds other threads' TLS (conformance check tls/thread-db).
 
    Not split-stack: plain C, built with -pthread -rdynamic -ldl.  The
    program is its own debugger.  It implements the proc_service callbacks

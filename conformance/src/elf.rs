@@ -136,6 +136,100 @@ pub fn functions(data: &[u8], reloc_target: &str) -> Result<Vec<ObjectFunction>>
     Ok(out)
 }
 
+/// Layout of a C structure type as the DWARF of a compiled binary states
+/// it: `byte_size` and each named member's offset, both in bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StructLayout {
+    /// `DW_AT_byte_size` of the structure.
+    pub byte_size: u64,
+    /// `(name, DW_AT_data_member_location)` of each member, in order.
+    pub members: Vec<(String, u64)>,
+}
+
+/// The layout of the structure named by the C `typedef` `name` (for
+/// example glibc's `tcbprehead_t`), read with `gimli` from the DWARF of
+/// the linked ELF file `data` (relocations of a relocatable object's
+/// DWARF are not applied); the first definition found.
+///
+/// Errors: not an ELF file, no DWARF, malformed DWARF, or no such
+/// typedef of a structure with a size.
+pub fn typedef_struct_layout(data: &[u8], name: &str) -> Result<StructLayout> {
+    use object::{Object, ObjectSection};
+    use std::borrow::Cow;
+    let file = object::File::parse(data).context("not an ELF file")?;
+    if file.section_by_name(".debug_info").is_none() {
+        anyhow::bail!("no DWARF (.debug_info): built without -g, or stripped");
+    }
+    let endian = if file.is_little_endian() {
+        gimli::RunTimeEndian::Little
+    } else {
+        gimli::RunTimeEndian::Big
+    };
+    let load = |id: gimli::SectionId| -> Result<Cow<'_, [u8]>, gimli::Error> {
+        Ok(file
+            .section_by_name(id.name())
+            .and_then(|s| s.uncompressed_data().ok())
+            .unwrap_or(Cow::Borrowed(&[])))
+    };
+    let sections = gimli::DwarfSections::load(load)?;
+    let dwarf = sections.borrow(|s| gimli::EndianSlice::new(s, endian));
+    let mut units = dwarf.units();
+    while let Some(header) = units.next()? {
+        let unit = dwarf.unit(header)?;
+        let mut entries = unit.entries();
+        while let Some((_, entry)) = entries.next_dfs()? {
+            if entry.tag() != gimli::DW_TAG_typedef {
+                continue;
+            }
+            let Some(n) = entry.attr_value(gimli::DW_AT_name)? else {
+                continue;
+            };
+            if dwarf.attr_string(&unit, n)?.slice() != name.as_bytes() {
+                continue;
+            }
+            let Some(gimli::AttributeValue::UnitRef(target)) =
+                entry.attr_value(gimli::DW_AT_type)?
+            else {
+                continue;
+            };
+            let mut tree = unit.entries_tree(Some(target))?;
+            let root = tree.root()?;
+            let s = root.entry();
+            if s.tag() != gimli::DW_TAG_structure_type {
+                anyhow::bail!("{name} is not a typedef of a structure");
+            }
+            let Some(byte_size) = s
+                .attr_value(gimli::DW_AT_byte_size)?
+                .and_then(|v| v.udata_value())
+            else {
+                // A declaration: look for the definition elsewhere.
+                continue;
+            };
+            let mut members = Vec::new();
+            let mut children = root.children();
+            while let Some(child) = children.next()? {
+                let e = child.entry();
+                if e.tag() != gimli::DW_TAG_member {
+                    continue;
+                }
+                let member = match e.attr_value(gimli::DW_AT_name)? {
+                    Some(v) => {
+                        String::from_utf8_lossy(dwarf.attr_string(&unit, v)?.slice()).into_owned()
+                    }
+                    None => String::new(),
+                };
+                let off = e
+                    .attr_value(gimli::DW_AT_data_member_location)?
+                    .and_then(|v| v.udata_value())
+                    .unwrap_or(0);
+                members.push((member, off));
+            }
+            return Ok(StructLayout { byte_size, members });
+        }
+    }
+    anyhow::bail!("no typedef {name} of a structure in the DWARF")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +245,49 @@ mod tests {
         std::fs::write(&not_elf, "#!/bin/sh\n").unwrap();
         assert!(interpreter(&not_elf).is_err());
         assert!(interpreter(&d.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn struct_layout_from_the_dwarf_of_a_compiled_object() {
+        let d = tempfile::tempdir().unwrap();
+        let c = d.path().join("t.c");
+        std::fs::write(
+            &c,
+            "typedef struct { void *r[3]; unsigned long g; } pre_t;\n\
+             typedef struct { char c; } small_t;\n\
+             pre_t x; small_t y;\n",
+        )
+        .unwrap();
+        // Linked, as libc.so.6 is: gimli does not apply the relocations
+        // of a relocatable object's DWARF.
+        let o = d.path().join("t.so");
+        let st = std::process::Command::new("cc")
+            .args(["-g", "-shared", "-fPIC", "-o"])
+            .arg(&o)
+            .arg(&c)
+            .status()
+            .expect("the host C compiler (cc) is needed to build this workspace");
+        assert!(st.success());
+        let data = std::fs::read(&o).unwrap();
+        let l = typedef_struct_layout(&data, "pre_t").unwrap();
+        assert_eq!(l.byte_size, 32);
+        assert_eq!(l.members, vec![("r".to_string(), 0), ("g".to_string(), 24)]);
+        let l = typedef_struct_layout(&data, "small_t").unwrap();
+        assert_eq!(l.byte_size, 1);
+        let e = typedef_struct_layout(&data, "missing_t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no typedef missing_t"), "{e}");
+        let st = std::process::Command::new("cc")
+            .args(["-shared", "-fPIC", "-o"])
+            .arg(&o)
+            .arg(&c)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let e = typedef_struct_layout(&std::fs::read(&o).unwrap(), "pre_t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no DWARF"), "{e}");
     }
 }

@@ -13,11 +13,10 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 pub mod abi;
-mod checks;
+pub mod checks;
 pub mod elf;
 mod probe;
 pub mod prologue;
-pub mod threaddb;
 
 pub use probe::Probe;
 
@@ -280,40 +279,69 @@ impl Report {
     }
 }
 
-/// Runs every check against `tc`.
+/// Runs every check of [`checks::registry`] against `tc`, telling
+/// `progress` about each one (see [`checks::run`]).
 ///
 /// Errors only for problems of the suite itself (no temporary directory,
 /// qemu missing); everything about the toolchain is a check outcome.
 pub fn run(tc: &Toolchain) -> Result<Report> {
+    run_with_progress(tc, &mut |_| {})
+}
+
+/// [`run`], reporting progress.
+pub fn run_with_progress(
+    tc: &Toolchain,
+    progress: &mut dyn FnMut(checks::Progress<'_>),
+) -> Result<Report> {
+    run_checks(tc, &checks::registry(), progress)
+}
+
+/// Runs `checks` (a selection of the registry, in order) against `tc`.
+/// The verdict is made here, once.
+pub fn run_checks(
+    tc: &Toolchain,
+    checks: &[checks::Check],
+    progress: &mut dyn FnMut(checks::Progress<'_>),
+) -> Result<Report> {
     let work = match &tc.chroot {
         Some(root) => tempfile::Builder::new()
             .prefix("split-stack-conformance")
             .tempdir_in(root.join("tmp")),
-        None => tempfile::tempdir(),
+        None => tempfile::Builder::new()
+            .prefix("split-stack-conformance")
+            .tempdir(),
     }
     .context("cannot create a temporary directory")?;
     let probe = Probe::new(tc, work.path());
     probe.require_qemu()?;
-    let results = checks::all(&probe);
-    let split = results
-        .iter()
-        .find(|r| r.id == checks::SPLIT_STACK_ACCEPTED)
-        .map(|r| r.outcome.clone());
+    let results = checks::run(checks, &probe, progress);
     let mut report = Report {
         toolchain: tc.clone(),
         verdict: String::new(),
         results,
     };
+    report.verdict = judge_verdict(&report);
+    Ok(report)
+}
+
+/// The one-line verdict of a report: CONFORMANT only if every check
+/// passed ([`Report::conformant`]); a failed `split-stack/accepted` is
+/// named as the reason; otherwise the counts.
+pub fn judge_verdict(report: &Report) -> String {
     let (_, f, k) = report.counts();
-    report.verdict = match split {
+    let split = report
+        .results
+        .iter()
+        .find(|r| r.id == checks::split_stack::ACCEPTED)
+        .map(|r| &r.outcome);
+    match split {
         Some(Outcome::Fail(why)) => format!(
             "NOT CONFORMANT: `-fsplit-stack` not supported by this toolchain ({})",
             why.lines().next().unwrap_or_default()
         ),
         _ if report.conformant() => "CONFORMANT".to_string(),
         _ => format!("NOT CONFORMANT: {f} check(s) failed, {k} skipped"),
-    };
-    Ok(report)
+    }
 }
 
 /// Whether a GCC target triplet (`gcc -dumpmachine`) is AArch64

@@ -206,7 +206,7 @@ pub fn run(
     ui.line("review: running the conformance suite on the published toolchain");
     let old: Vec<PathBuf> = info.old_sysroots.iter().map(|o| o.2.clone()).collect();
     let tc = conformance::Toolchain::from_prefix(&info.prefix, &info.sysroot, &old)?;
-    let report = conformance::run(&tc)?;
+    let report = conformance::run_with_progress(&tc, &mut ui.conformance_progress())?;
     let bench = std::fs::read_to_string(repo.join("docs/bench.md")).unwrap_or_else(|_| {
         "**Missing:** no `docs/bench.md`; run `cargo xtask bench --markdown docs/bench.md`.".into()
     });

@@ -390,6 +390,12 @@ extern const long __tcb_private_ss;
 int main (void) { printf ("slot at TP%+ld\n", __tcb_private_ss); return 0; }
 "#;
 
+/// Identifier of the launcher check in the report.
+pub const LAUNCHER_ID: &str = "rootfs/launcher";
+/// What the launcher check verifies.
+pub const LAUNCHER_TITLE: &str =
+    "split-stack-run runs with the patched glibc, the distribution's glibc refuses";
+
 /// What the launcher check saw.
 #[derive(Debug, Clone)]
 pub struct LauncherCheck {
@@ -477,7 +483,22 @@ pub fn conformance(
     mount_chroot(ui, &rootfs.root)?;
     let tc = conformance::Toolchain::in_rootfs(gcc_prefix, &rootfs.root, Path::new(GLIBC_PREFIX))?;
     let launcher = launcher_check(&tc.gcc, &rootfs.root)?;
-    let report = conformance::run(&tc)?;
+    let mut report = conformance::run_with_progress(&tc, &mut ui.conformance_progress())?;
+    // The launcher check belongs to the report: --json and --markdown
+    // carry it, and the verdict counts it.
+    report.results.insert(
+        0,
+        conformance::CheckResult {
+            id: LAUNCHER_ID.into(),
+            title: LAUNCHER_TITLE.into(),
+            outcome: if launcher.ok {
+                conformance::Outcome::Pass(launcher.detail.clone())
+            } else {
+                conformance::Outcome::Fail(launcher.detail.clone())
+            },
+        },
+    );
+    report.verdict = conformance::judge_verdict(&report);
     Ok((report, launcher, rootfs))
 }
 

@@ -280,6 +280,25 @@ impl Ui {
         );
     }
 
+    /// The progress callback of a conformance run: a line when each check
+    /// starts (`[k/N] id`) and when it ends (its result and seconds).
+    pub fn conformance_progress(&self) -> impl FnMut(conformance::checks::Progress<'_>) + '_ {
+        move |p| match p {
+            conformance::checks::Progress::Start { index, total, id } => {
+                self.line(format!("conformance: [{}/{total}] {id} ...", index + 1))
+            }
+            conformance::checks::Progress::Done { result, seconds } => self.line(format!(
+                "conformance: {} {} ({seconds:.1}s)",
+                match result.outcome {
+                    conformance::Outcome::Pass(_) => "PASS",
+                    conformance::Outcome::Fail(_) => "FAIL",
+                    conformance::Outcome::Skip(_) => "SKIP",
+                },
+                result.id
+            )),
+        }
+    }
+
     fn progress(&self, label: &str, log: &Path) -> Progress {
         self.line(format!("{label} ... (log: {})", log.display()));
         let bar = if self.tty {

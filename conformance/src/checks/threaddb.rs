@@ -19,8 +19,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::Check;
 use crate::probe::{Probe, Run};
-use crate::{CheckResult, Outcome};
+use crate::Outcome;
 
 /// Identifier of the check.
 pub const ID: &str = "tls/thread-db";
@@ -36,7 +37,7 @@ pub const PRE_TCB_BLOCK_SIZE: i64 = 32;
 
 /// The self-debugging program and, built from the same file with
 /// `-DTHREAD_DB_MODULE`, the module it dlopens.
-const SRC: &str = include_str!("../cases/thread_db.c");
+const SRC: &str = include_str!("../../cases/thread_db.c");
 
 /// The program's whole standard output when every address is right.
 const EXPECT: &str = "thread_db ok\n";
@@ -55,6 +56,11 @@ const LIB_PLACES: &[&str] = &[
     "usr/lib/aarch64-linux-gnu/libthread_db.so.1",
 ];
 
+/// The checks of this family.
+pub fn checks() -> Vec<Check> {
+    vec![Check::new(ID, TITLE, false, check)]
+}
+
 /// Builds `conformance/cases/thread_db.c` (not split-stack) and its module
 /// `thread_db_mod.so`, and runs the program with the libthread_db of the
 /// glibc under test.  PASS only if it prints exactly "thread_db ok": every
@@ -67,14 +73,9 @@ const LIB_PLACES: &[&str] = &[
 /// -[`PRE_TCB_BLOCK_SIZE`] on the static-TLS path for the same glibc
 /// release built without the block) go into the detail text only and never
 /// change the verdict.
-pub fn check(p: &Probe) -> CheckResult {
-    let outcome = match run_check(p) {
+fn check(p: &Probe) -> Outcome {
+    match run_check(p) {
         Ok(o) | Err(o) => o,
-    };
-    CheckResult {
-        id: ID.to_string(),
-        title: TITLE.to_string(),
-        outcome,
     }
 }
 
@@ -95,6 +96,18 @@ fn run_check(p: &Probe) -> Result<Outcome, Outcome> {
         ))
     })?;
     let r = run_with(p, &exe, &lib).map_err(|e| Outcome::Fail(format!("run: {e:#}")))?;
+    let mut detail = judge_thread_db(&lib, &r)?;
+    for old in &p.tc.old_sysroots {
+        detail.push('\n');
+        detail.push_str(&stock_comparison(p, &exe, old));
+    }
+    Ok(Outcome::Pass(detail))
+}
+
+/// Judges the run of `thread_db.c` with the libthread_db at `lib` (for
+/// the text): Ok with the detail text only if it exited 0 printing
+/// exactly [`EXPECT`]; otherwise the FAIL, with the program's findings.
+pub fn judge_thread_db(lib: &Path, r: &Run) -> Result<String, Outcome> {
     if !(r.ok() && r.stdout == EXPECT) {
         return Err(Outcome::Fail(format!(
             "libthread_db under test ({}): exit {:?}\n{}{}",
@@ -111,11 +124,7 @@ fn run_check(p: &Probe) -> Result<Outcome, Outcome> {
     for l in info_lines(&r.stderr) {
         detail.push_str(&format!("\n  {l}"));
     }
-    for old in &p.tc.old_sysroots {
-        detail.push('\n');
-        detail.push_str(&stock_comparison(p, &exe, old));
-    }
-    Ok(Outcome::Pass(detail))
+    Ok(detail)
 }
 
 /// The first `libthread_db.so.1` of [`LIB_PLACES`] under `root` (a
@@ -233,6 +242,21 @@ mod tests {
             "mod_ie -32 bytes (2x), pthread_self +8 bytes (1x)"
         );
         assert!(offsets("thread_db ok\n").is_empty());
+    }
+
+    #[test]
+    fn only_a_clean_run_passes() {
+        use crate::checks::tests::run;
+        let lib = Path::new("/s/lib/libthread_db.so.1");
+        let ok = judge_thread_db(lib, &run(Some(0), EXPECT, "info: dtv path\n")).unwrap();
+        assert!(
+            ok.contains("/s/lib/libthread_db.so.1") && ok.ends_with("\n  dtv path"),
+            "{ok}"
+        );
+        let bad = "mod_ie of thread 1: off by -32 bytes\n1 check(s) failed\n";
+        assert!(judge_thread_db(lib, &run(Some(1), bad, "")).is_err());
+        assert!(judge_thread_db(lib, &run(Some(0), bad, "")).is_err());
+        assert!(judge_thread_db(lib, &run(None, EXPECT, "")).is_err());
     }
 
     #[test]

@@ -1,0 +1,288 @@
+//! `prologue/layout`: the prologue forms of docs/abi.md, sections
+//! 5.2-5.5, decoded with `yaxpeax-arm` ([`crate::prologue`]) from
+//! `conformance/cases/prologue.c` compiled under several option sets, and
+//! judged per function against the frame class it was written for.
+
+use super::Check;
+use crate::abi;
+use crate::probe::Probe;
+use crate::Outcome;
+
+/// `conformance/cases/prologue.c`: one function per frame class.
+pub const PROLOGUE_SRC: &str = include_str!("../../cases/prologue.c");
+
+/// The checks of this family.
+pub fn checks() -> Vec<Check> {
+    vec![Check::new(
+        "prologue/layout",
+        "prologues match the forms of docs/abi.md, per frame class",
+        true,
+        layout,
+    )]
+}
+
+/// What a corpus function's prologue must look like.
+#[derive(Debug, Clone, Copy)]
+pub enum Expect {
+    /// No split-stack check (no_split_stack, or no stack and no calls);
+    /// at -O0 the function may get a small-form check for its spills.
+    NoCheck,
+    /// The given form, asking for at least `min_bytes`, with or without
+    /// the argument pointer.
+    Form {
+        form: &'static str,
+        min_bytes: u64,
+        arg_pointer: bool,
+    },
+}
+
+/// Expected prologue per function of `conformance/cases/prologue.c`.
+pub const PROLOGUE_CORPUS: &[(&str, Expect)] = &[
+    ("frame_none", Expect::NoCheck),
+    (
+        "frame_16",
+        Expect::Form {
+            form: "S",
+            min_bytes: 16,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "tail_call",
+        Expect::Form {
+            form: "S",
+            min_bytes: 0,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "frame_256",
+        Expect::Form {
+            form: "S",
+            min_bytes: 256,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "frame_4k",
+        Expect::Form {
+            form: "L",
+            min_bytes: 4096,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "frame_64k",
+        Expect::Form {
+            form: "L",
+            min_bytes: 65536,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "frame_1m",
+        Expect::Form {
+            form: "L",
+            min_bytes: 1 << 20,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "frame_16m",
+        Expect::Form {
+            form: "H",
+            min_bytes: 16 << 20,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "frame_64m",
+        Expect::Form {
+            form: "H",
+            min_bytes: 64 << 20,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "leaf_512",
+        Expect::Form {
+            form: "S",
+            min_bytes: 512,
+            arg_pointer: false,
+        },
+    ),
+    (
+        "stack_args",
+        Expect::Form {
+            form: "S",
+            min_bytes: 64,
+            arg_pointer: true,
+        },
+    ),
+    (
+        "varargs",
+        Expect::Form {
+            form: "S",
+            min_bytes: 64,
+            arg_pointer: true,
+        },
+    ),
+    (
+        "dynamic_alloca",
+        Expect::Form {
+            form: "S",
+            min_bytes: 16,
+            arg_pointer: false,
+        },
+    ),
+    ("not_split", Expect::NoCheck),
+];
+
+/// Option sets the corpus is compiled with.
+const PROLOGUE_OPTIONS: &[&[&str]] = &[
+    &["-O2"],
+    &["-O0"],
+    &["-Os"],
+    &["-O2", "-fPIC"],
+    &["-O2", "-mbranch-protection=standard"],
+    &["-O1", "-mcmodel=tiny"],
+];
+
+/// Checks one function against its expectation; returns the decoded fast
+/// path (None if it correctly has no check).
+pub fn judge_function(
+    f: &crate::elf::ObjectFunction,
+    expect: Expect,
+    optimized: bool,
+    bti: bool,
+) -> Result<Option<crate::prologue::FastPath>, String> {
+    use crate::prologue::{check_cold_block, parse_fast_path, FrameForm};
+    let has_check = f
+        .code
+        .chunks(4)
+        .take(3)
+        .any(|w| w == 0xd53bd049u32.to_le_bytes())
+        || !f.morestack_relocs.is_empty();
+    match expect {
+        Expect::NoCheck if !has_check => return Ok(None),
+        Expect::NoCheck if optimized => {
+            return Err(format!(
+                "{}: has a split-stack check, expected none",
+                f.name
+            ))
+        }
+        _ => {}
+    }
+    let fp = parse_fast_path(&f.code).map_err(|e| format!("{}: {e}", f.name))?;
+    if fp.guard_offset != abi::GUARD_OFFSET_FROM_TP {
+        return Err(format!(
+            "{}: loads the guard from TP{:+}, expected TP{}",
+            f.name,
+            fp.guard_offset,
+            abi::GUARD_OFFSET_FROM_TP
+        ));
+    }
+    if f.morestack_relocs.len() != 1 {
+        return Err(format!(
+            "{}: {} branches to __morestack, expected exactly one (in the cold block)",
+            f.name,
+            f.morestack_relocs.len()
+        ));
+    }
+    let small = check_cold_block(&f.code, fp.cold_at, fp.form, |at| {
+        f.morestack_relocs.contains(&at)
+    })
+    .map_err(|e| format!("{}: cold block: {e}", f.name))?;
+    let requested = match fp.form {
+        FrameForm::Small => small.unwrap_or(0),
+        FrameForm::Sub { pages } => u64::from(pages) * 4096,
+        FrameForm::MovzMovk { bytes } => bytes,
+    };
+    if bti && !fp.bti {
+        return Err(format!(
+            "{}: no `bti c` at the entry with BTI enabled",
+            f.name
+        ));
+    }
+    if let Expect::Form {
+        form,
+        min_bytes,
+        arg_pointer,
+    } = expect
+    {
+        if fp.form.name() != form {
+            return Err(format!(
+                "{}: form {} (requests {requested} bytes), expected form {form}",
+                f.name,
+                fp.form.name()
+            ));
+        }
+        if requested < min_bytes {
+            return Err(format!(
+                "{}: requests {requested} bytes, but its frame is at least {min_bytes}",
+                f.name
+            ));
+        }
+        if arg_pointer && !fp.arg_pointer {
+            return Err(format!(
+                "{}: has stack arguments but sets no argument pointer (mov x14, sp)",
+                f.name
+            ));
+        }
+    }
+    Ok(Some(fp))
+}
+
+/// The prologue layout check.
+fn layout(p: &Probe) -> Outcome {
+    let mut errors = Vec::new();
+    let mut max_count: std::collections::BTreeMap<&str, usize> = Default::default();
+    let mut checked = 0usize;
+    for (k, opts) in PROLOGUE_OPTIONS.iter().enumerate() {
+        let mut flags = vec!["-fsplit-stack", "-c"];
+        flags.extend_from_slice(opts);
+        let obj = match p.compile(&format!("prologue_{k}.o"), PROLOGUE_SRC, &flags) {
+            Ok(o) => o,
+            Err(e) => return Outcome::Fail(format!("compile prologue.c: {e:#}")),
+        };
+        let funcs = match std::fs::read(&obj)
+            .map_err(anyhow::Error::from)
+            .and_then(|d| crate::elf::functions(&d, "__morestack"))
+        {
+            Ok(f) => f,
+            Err(e) => return Outcome::Fail(format!("inspect: {e:#}")),
+        };
+        let optimized = !opts.contains(&"-O0");
+        let bti = opts.iter().any(|o| o.starts_with("-mbranch-protection"));
+        for (name, expect) in PROLOGUE_CORPUS {
+            let Some(f) = funcs.iter().find(|f| f.name == *name) else {
+                errors.push(format!(
+                    "[{}] {name}: not found in the object",
+                    opts.join(" ")
+                ));
+                continue;
+            };
+            checked += 1;
+            match judge_function(f, *expect, optimized, bti) {
+                Ok(Some(fp)) => {
+                    let base = fp.instructions - usize::from(fp.arg_pointer);
+                    let e = max_count.entry(fp.form.name()).or_default();
+                    *e = (*e).max(base);
+                }
+                Ok(None) => {}
+                Err(e) => errors.push(format!("[{}] {e}", opts.join(" "))),
+            }
+        }
+    }
+    let outcome = if errors.is_empty() {
+        let counts: Vec<String> = max_count.iter().map(|(f, n)| format!("{f} {n}")).collect();
+        Outcome::Pass(format!(
+            "{checked} functions under {} option sets; fast-path instructions (excluding bti, and the mov x14 of functions with stack arguments): {}",
+            PROLOGUE_OPTIONS.len(),
+            counts.join(", ")
+        ))
+    } else {
+        Outcome::Fail(errors.join("\n"))
+    };
+    outcome
+}

@@ -1,0 +1,285 @@
+//! `runtime/`: split-stack programs run correctly across `__morestack`
+//! (docs/abi.md, sections 5.3-5.8 and 7): each case is a C program from
+//! `conformance/cases/` that verifies every value it computes and prints
+//! one line when all were right; a case passes only if it exits 0 with
+//! exactly that line.
+
+use super::Check;
+use crate::probe::{Probe, Run};
+use crate::Outcome;
+
+/// The checks of this family: [`RUNTIME_CASES`], then `runtime/dlclose`.
+pub fn checks() -> Vec<Check> {
+    let mut v: Vec<Check> = RUNTIME_CASES
+        .iter()
+        .map(|case| {
+            Check::new(case.id, case.title, true, move |p: &Probe| {
+                runtime_case(p, case)
+            })
+        })
+        .collect();
+    v.push(Check::new(DLCLOSE_ID, DLCLOSE_TITLE, true, runtime_dlclose));
+    v
+}
+
+/// A runtime case: a C program from `conformance/cases/`, built with
+/// `-fsplit-stack` and the given flags, run under qemu-user on the glibc
+/// under test.  It passes only if it exits 0 with exactly `expect` on
+/// stdout (each program verifies every value it computes).
+pub struct RuntimeCase {
+    /// Check identifier in the report.
+    pub id: &'static str,
+    /// One-line description.
+    pub title: &'static str,
+    /// The program's file name in `conformance/cases/`.
+    pub file: &'static str,
+    /// Its source text.
+    pub src: &'static str,
+    /// Compiler flags besides `-fsplit-stack`.
+    pub flags: &'static [&'static str],
+    /// The exact expected standard output.
+    pub expect: &'static str,
+}
+
+pub const RECURSION_SRC: &str = include_str!("../../cases/recursion.c");
+const ARGS_SRC: &str = include_str!("../../cases/args.c");
+const ALLOCA_SRC: &str = include_str!("../../cases/alloca.c");
+const SIGNALS_SRC: &str = include_str!("../../cases/signals.c");
+const COROUTINES_SRC: &str = include_str!("../../cases/coroutines.c");
+const UNWIND_SRC: &str = include_str!("../../cases/unwind.c");
+const IPA_RA_SRC: &str = include_str!("../../cases/ipa_ra.c");
+const LONGJMP_SRC: &str = include_str!("../../cases/longjmp.c");
+
+/// The runtime cases, in report order.
+pub const RUNTIME_CASES: &[RuntimeCase] = &[
+    RuntimeCase {
+        id: "runtime/deep-recursion",
+        title: "deep recursion on small stacks, initial thread and 64 KiB threads",
+        file: "recursion.c",
+        src: RECURSION_SRC,
+        flags: &["-O2", "-pthread"],
+        expect: "recursion ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/deep-recursion-O0",
+        title: "deep recursion on small stacks at -O0",
+        file: "recursion.c",
+        src: RECURSION_SRC,
+        flags: &["-O0", "-pthread"],
+        expect: "recursion ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/static-pthread",
+        title: "deep recursion in threads of a -static -pthread program",
+        file: "recursion.c",
+        src: RECURSION_SRC,
+        flags: &["-O2", "-static", "-pthread"],
+        expect: "recursion ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/arguments",
+        title: "stack, FP, HFA and variadic arguments and struct returns across __morestack",
+        file: "args.c",
+        src: ARGS_SRC,
+        flags: &["-O2"],
+        expect: "args ok 1\n",
+    },
+    RuntimeCase {
+        id: "runtime/arguments-O0",
+        title: "arguments across __morestack at -O0",
+        file: "args.c",
+        src: ARGS_SRC,
+        flags: &["-O0"],
+        expect: "args ok 1\n",
+    },
+    RuntimeCase {
+        id: "runtime/signals",
+        title: "a 1 ms timer signal interrupts deep recursion across segments",
+        file: "signals.c",
+        src: SIGNALS_SRC,
+        flags: &["-O2"],
+        expect: "signals ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/coroutines",
+        title: "64 coroutines on __splitstack_makecontext stacks, suspended mid-recursion",
+        file: "coroutines.c",
+        src: COROUTINES_SRC,
+        flags: &["-O2"],
+        expect: "coroutines ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/unwind",
+        title: "backtraces and forced unwinding (pthread_exit) through __morestack frames",
+        file: "unwind.c",
+        src: UNWIND_SRC,
+        flags: &["-O2", "-fexceptions", "-pthread"],
+        expect: "unwind ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/unwind-static",
+        title: "the same in a -static program (gold: unwind tables via PT_GNU_EH_FRAME)",
+        file: "unwind.c",
+        src: UNWIND_SRC,
+        flags: &["-O2", "-fexceptions", "-static", "-pthread"],
+        expect: "unwind ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/ipa-ra",
+        title: "callers keep nothing but x0-x7/q0-q7 across calls that return through __morestack (-O2 -fipa-ra)",
+        file: "ipa_ra.c",
+        src: IPA_RA_SRC,
+        flags: &["-O2", "-fipa-ra"],
+        expect: "ipa-ra ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/ipa-ra-O3",
+        title: "the same at -O3",
+        file: "ipa_ra.c",
+        src: IPA_RA_SRC,
+        flags: &["-O3"],
+        expect: "ipa-ra ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/longjmp-fortify",
+        title: "longjmp out of deep recursion across segments with _FORTIFY_SOURCE=2 (__longjmp_chk)",
+        file: "longjmp.c",
+        src: LONGJMP_SRC,
+        flags: &["-O2", "-D_FORTIFY_SOURCE=2", "-pthread"],
+        expect: "longjmp ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/hardened",
+        title: "the same under distribution hardening flags (PIE, relro/now, stack protector, stack clash, branch protection)",
+        file: "longjmp.c",
+        src: LONGJMP_SRC,
+        flags: &[
+            "-O2",
+            "-D_FORTIFY_SOURCE=3",
+            "-fstack-protector-strong",
+            "-fstack-clash-protection",
+            "-mbranch-protection=standard",
+            "-fPIE",
+            "-pie",
+            "-Wl,-z,relro,-z,now",
+            "-pthread",
+        ],
+        expect: "longjmp ok\n",
+    },
+    RuntimeCase {
+        id: "runtime/alloca",
+        title: "VLAs up to 64 KiB at every level of a recursion",
+        file: "alloca.c",
+        src: ALLOCA_SRC,
+        flags: &["-O2"],
+        expect: "alloca ok\n",
+    },
+];
+
+/// Judges a run of a runtime case: PASS only if it exited 0 printing
+/// exactly the case's `expect`.
+pub fn judge_run(case: &RuntimeCase, r: &Run) -> Outcome {
+    super::judge_output(
+        r,
+        case.expect,
+        format!("{}: {}", case.file, r.stdout.trim()),
+        &format!("run {}", case.file),
+    )
+}
+
+fn runtime_case(p: &Probe, case: &RuntimeCase) -> Outcome {
+    let mut flags = vec!["-fsplit-stack"];
+    flags.extend_from_slice(case.flags);
+    let exe = match p.compile(&case.id.replace(['/', '-'], "_"), case.src, &flags) {
+        Ok(e) => e,
+        Err(e) => return Outcome::Fail(format!("compile {}: {e:#}", case.file)),
+    };
+    match p.run(&exe, &p.tc.sysroot, &[]) {
+        Ok(r) => judge_run(case, &r),
+        Err(e) => Outcome::Fail(format!("run: {e:#}")),
+    }
+}
+
+const DLCLOSE_ID: &str = "runtime/dlclose";
+const DLCLOSE_TITLE: &str =
+    "a split-stack DSO stays loaded after dlclose (-z nodelete); a thread whose segments its runtime allocated exits cleanly";
+const DLCLOSE_SRC: &str = include_str!("../../cases/dlclose.c");
+const DLCLOSE_LIB_SRC: &str = include_str!("../../cases/dlclose_lib.c");
+
+/// `conformance/cases/dlclose_lib.c` built as a split-stack shared
+/// library `dlclose_lib.so` beside `cases/dlclose.c` (not split-stack),
+/// which runs the library on a 128 KiB thread, calls `dlclose`, requires
+/// the library to stay loaded (docs/abi.md, 5.8: split-stack shared
+/// libraries are linked `-z nodelete`) and lets the thread exit.  Passes
+/// only if the program prints exactly "dlclose ok".
+fn runtime_dlclose(p: &Probe) -> Outcome {
+    let lib = p.compile(
+        "dlclose_lib.so",
+        DLCLOSE_LIB_SRC,
+        &["-O2", "-fsplit-stack", "-fPIC", "-shared"],
+    );
+    let exe = p.compile("dlclose", DLCLOSE_SRC, &["-O2", "-pthread"]);
+    let exe = match (lib, exe) {
+        (Ok(_), Ok(e)) => e,
+        (Err(e), _) | (_, Err(e)) => return Outcome::Fail(format!("compile: {e:#}")),
+    };
+    let run = p.run(&exe, &p.tc.sysroot, &[]);
+    super::judge_started(run, "dlclose ok\n", "dlclose ok".into(), "run dlclose.c")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::tests::run;
+
+    const SEGV: &str = "qemu: uncaught target signal 11";
+
+    #[test]
+    fn a_crashed_case_fails() {
+        let case = &RUNTIME_CASES[0];
+        let o = judge_run(case, &run(None, "", SEGV));
+        assert!(
+            matches!(o, Outcome::Fail(ref m) if m.contains("signal 11")),
+            "{o:?}"
+        );
+    }
+
+    #[test]
+    fn a_case_with_wrong_output_fails() {
+        let case = &RUNTIME_CASES[3];
+        let o = judge_run(
+            case,
+            &run(Some(0), "args FAILED: depth 3000 errors 1\n", ""),
+        );
+        assert!(
+            matches!(o, Outcome::Fail(ref m) if m.contains("FAILED")),
+            "{o:?}"
+        );
+        let o = judge_run(case, &run(Some(1), case.expect, ""));
+        assert!(matches!(o, Outcome::Fail(_)), "{o:?}");
+    }
+
+    #[test]
+    fn a_good_case_passes() {
+        for case in RUNTIME_CASES {
+            let o = judge_run(case, &run(Some(0), case.expect, ""));
+            assert!(matches!(o, Outcome::Pass(_)), "{o:?}");
+        }
+    }
+
+    #[test]
+    fn every_case_source_states_what_it_checks() {
+        for c in RUNTIME_CASES {
+            assert!(c.src.starts_with("/* Checks: "), "{}", c.file);
+        }
+        for dir in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/cases")).unwrap() {
+            let path = dir.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                text.starts_with("/* Checks: ") || text.starts_with("/* Checks (with "),
+                "{} does not start with what it checks",
+                path.display()
+            );
+        }
+    }
+}
