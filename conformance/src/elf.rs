@@ -81,6 +81,22 @@ pub fn dynamic_i64(data: &[u8], name: &str) -> Result<i64> {
     Ok(i64::from_le_bytes(arr))
 }
 
+/// A relocation inside a function of a relocatable object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionReloc {
+    /// Where it applies, in bytes from the function's start.
+    pub at: u64,
+    /// ELF relocation type (`R_AARCH64_*`, e.g. 275 for
+    /// `R_AARCH64_ADR_PREL_PG_HI21`).
+    pub r_type: u32,
+    /// Name of the target symbol (empty for a section symbol).
+    pub symbol: String,
+    /// The target as an offset from this function's start, in bytes, when
+    /// it lies in the function's own section (a local label, a section
+    /// symbol plus addend, or the function itself); `None` otherwise.
+    pub local_target: Option<i64>,
+}
+
 /// A defined function of a relocatable object: its name, bytes, and the
 /// offsets (from the function start, in bytes) of relocations whose
 /// target symbol is `__morestack`.
@@ -92,12 +108,16 @@ pub struct ObjectFunction {
     pub code: Vec<u8>,
     /// Offsets of relocations against `__morestack` inside the function.
     pub morestack_relocs: Vec<u64>,
+    /// Every relocation inside the function, in address order.
+    pub relocs: Vec<FunctionReloc>,
 }
 
 /// The defined functions of an ELF relocatable object or executable,
 /// read with `object`.  Errors: not an ELF file, unreadable sections.
 pub fn functions(data: &[u8], reloc_target: &str) -> Result<Vec<ObjectFunction>> {
-    use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget, SymbolKind};
+    use object::{
+        Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SymbolKind,
+    };
     let file = object::File::parse(data).context("not an ELF object")?;
     let mut out = Vec::new();
     for sym in file.symbols() {
@@ -116,21 +136,47 @@ pub fn functions(data: &[u8], reloc_target: &str) -> Result<Vec<ObjectFunction>>
             .with_context(|| format!("{} lies outside its section", sym.name().unwrap_or("?")))?
             .to_vec();
         let mut morestack_relocs = Vec::new();
+        let mut relocs = Vec::new();
         for (off, rel) in section.relocations() {
             let off = off - section.address();
             if off < start as u64 || off >= end as u64 {
                 continue;
             }
-            if let RelocationTarget::Symbol(si) = rel.target() {
-                if file.symbol_by_index(si)?.name()? == reloc_target {
-                    morestack_relocs.push(off - start as u64);
+            let at = off - start as u64;
+            let r_type = match rel.flags() {
+                RelocationFlags::Elf { r_type } => r_type,
+                _ => 0,
+            };
+            let (symbol, local_target) = match rel.target() {
+                RelocationTarget::Symbol(si) => {
+                    let t = file.symbol_by_index(si)?;
+                    let name = t.name()?.to_string();
+                    let local = (t.section_index() == Some(index)).then(|| {
+                        (t.address() - section.address()) as i64 + rel.addend() - start as i64
+                    });
+                    (name, local)
                 }
+                RelocationTarget::Section(si) if si == index => {
+                    (String::new(), Some(rel.addend() - start as i64))
+                }
+                _ => (String::new(), None),
+            };
+            if symbol == reloc_target {
+                morestack_relocs.push(at);
             }
+            relocs.push(FunctionReloc {
+                at,
+                r_type,
+                symbol,
+                local_target,
+            });
         }
+        relocs.sort_by_key(|r| r.at);
         out.push(ObjectFunction {
             name: sym.name()?.to_string(),
             code,
             morestack_relocs,
+            relocs,
         });
     }
     Ok(out)

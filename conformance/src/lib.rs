@@ -18,7 +18,7 @@ pub mod elf;
 mod probe;
 pub mod prologue;
 
-pub use probe::Probe;
+pub use probe::{request_stop, stop_requested, Interrupted, Probe};
 
 /// The toolchain under test.
 #[derive(Debug, Clone, Serialize)]
@@ -315,6 +315,10 @@ pub fn run_checks(
     let probe = Probe::new(tc, work.path());
     probe.require_qemu()?;
     let results = checks::run(checks, &probe, progress);
+    if stop_requested() {
+        // The scratch directory is removed when `work` is dropped.
+        return Err(Interrupted.into());
+    }
     let mut report = Report {
         toolchain: tc.clone(),
         verdict: String::new(),

@@ -10,6 +10,86 @@ use crate::Toolchain;
 /// Seconds a test program may run under qemu-user before it is killed.
 pub const RUN_TIMEOUT_SECS: u64 = 300;
 
+/// Seconds the compiler driver may take for one compilation or link.
+pub const COMPILE_TIMEOUT_SECS: u64 = 600;
+
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Asks the running suite to stop (from a Ctrl-C handler): the program or
+/// compiler running now is killed, no further check starts, and
+/// [`crate::run`] returns an [`Interrupted`] error after removing its
+/// scratch directory.  Returns whether a stop had already been asked for.
+pub fn request_stop() -> bool {
+    STOP.swap(true, std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Whether [`request_stop`] was called.
+pub fn stop_requested() -> bool {
+    STOP.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The error of a run that [`request_stop`] interrupted.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// How a child process ended under [`run_bounded`].
+struct Bounded {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    timed_out: bool,
+}
+
+/// Runs `e` with its output captured, killing it after `secs` seconds
+/// (measured here, not by a `timeout` process) or as soon as
+/// [`request_stop`] is called (then the error is [`Interrupted`]).
+fn run_bounded(e: duct::Expression, secs: u64, what: &str) -> Result<Bounded> {
+    let handle = e
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .start()
+        .with_context(|| format!("cannot run {what}"))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut timed_out = false;
+    loop {
+        if handle
+            .try_wait()
+            .with_context(|| format!("waiting for {what}"))?
+            .is_some()
+        {
+            break;
+        }
+        if stop_requested() {
+            let _ = handle.kill();
+            return Err(Interrupted.into());
+        }
+        if std::time::Instant::now() >= deadline {
+            timed_out = true;
+            let _ = handle.kill();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = handle
+        .wait()
+        .with_context(|| format!("waiting for {what}"))?;
+    Ok(Bounded {
+        code: if timed_out { None } else { o.status.code() },
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        timed_out,
+    })
+}
+
 /// Result of running a program under qemu.
 #[derive(Debug, Clone)]
 pub struct Run {
@@ -76,22 +156,31 @@ impl<'a> Probe<'a> {
     }
 
     /// Runs the driver on `inputs` with `flags`, output `name` in the
-    /// scratch directory.
+    /// scratch directory, killed after [`COMPILE_TIMEOUT_SECS`].
     fn drive(&self, name: &str, flags: &[&str], inputs: &[PathBuf]) -> Result<PathBuf> {
         let out = self.dir.join(name);
-        let o = Command::new(&self.tc.gcc)
-            .args(flags)
-            .args(inputs)
-            .arg("-o")
-            .arg(&out)
-            .output()
-            .with_context(|| format!("cannot run {}", self.tc.gcc.display()))?;
-        if !o.status.success() {
+        let mut args: Vec<std::ffi::OsString> = flags.iter().map(Into::into).collect();
+        args.extend(inputs.iter().map(Into::into));
+        args.push("-o".into());
+        args.push(out.clone().into());
+        let o = run_bounded(
+            duct::cmd(&self.tc.gcc, args),
+            COMPILE_TIMEOUT_SECS,
+            &self.tc.gcc.display().to_string(),
+        )?;
+        if o.timed_out {
+            bail!(
+                "{} {} did not finish in {COMPILE_TIMEOUT_SECS} s",
+                self.tc.gcc.display(),
+                flags.join(" ")
+            );
+        }
+        if o.code != Some(0) {
             bail!(
                 "{} {} failed:\n{}",
                 self.tc.gcc.display(),
                 flags.join(" "),
-                String::from_utf8_lossy(&o.stderr).trim_end()
+                o.stderr.trim_end()
             );
         }
         Ok(out)
@@ -109,51 +198,79 @@ impl<'a> Probe<'a> {
     /// inside ROOT.  Errors: `exe` or `sysroot` outside the root
     /// filesystem in chroot mode, or the runner cannot be started.
     pub fn run(&self, exe: &Path, sysroot: &Path, env: &[(&str, &str)]) -> Result<Run> {
-        let mut cmd = Command::new("timeout");
-        cmd.args(["--kill-after=5", &RUN_TIMEOUT_SECS.to_string()]);
-        let runner = match &self.tc.chroot {
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        let mut guest_env: Vec<(&str, &str)> = Vec::new();
+        let (program, runner): (PathBuf, String) = match &self.tc.chroot {
             None => {
-                cmd.arg(&self.tc.qemu).arg("-L").arg(sysroot);
+                args.push("-L".into());
+                args.push(sysroot.into());
                 for (k, v) in env {
-                    cmd.arg("-E").arg(format!("{k}={v}"));
+                    args.push("-E".into());
+                    args.push(format!("{k}={v}").into());
                 }
-                cmd.arg(exe);
-                self.tc.qemu.display().to_string()
+                args.push(exe.into());
+                (self.tc.qemu.clone(), self.tc.qemu.display().to_string())
             }
             Some(root) => {
                 let inside = |p: &Path| crate::chroot_path(root, p);
                 let exe_in = inside(exe)?;
-                cmd.arg("chroot").arg(root);
+                args.push(root.into());
                 let dynamic = crate::elf::interpreter(exe)?.is_some();
                 if sysroot != root && dynamic {
                     let prefix = inside(sysroot)?;
-                    cmd.arg(prefix.join("lib/ld-linux-aarch64.so.1"))
-                        .arg("--library-path")
-                        .arg(
-                            ["lib64", "lib", "usr/lib64", "usr/lib"]
-                                .map(|d| prefix.join(d).display().to_string())
-                                .join(":"),
-                        );
+                    args.push(prefix.join("lib/ld-linux-aarch64.so.1").into());
+                    args.push("--library-path".into());
+                    args.push(
+                        ["lib64", "lib", "usr/lib64", "usr/lib"]
+                            .map(|d| prefix.join(d).display().to_string())
+                            .join(":")
+                            .into(),
+                    );
                 }
-                cmd.arg(exe_in);
-                for (k, v) in env {
-                    cmd.env(k, v);
-                }
-                format!("chroot {}", root.display())
+                args.push(exe_in.into());
+                guest_env.extend_from_slice(env);
+                ("chroot".into(), format!("chroot {}", root.display()))
             }
         };
-        let o = cmd
-            .env_remove("QEMU_LD_PREFIX")
-            .output()
-            .with_context(|| format!("cannot run {runner}"))?;
-        let mut stderr = String::from_utf8_lossy(&o.stderr).into_owned();
-        if o.status.code() == Some(124) {
-            stderr.push_str(&format!("\n(timed out after {RUN_TIMEOUT_SECS} s)"));
+        let mut e = duct::cmd(program, args).env_remove("QEMU_LD_PREFIX");
+        for (k, v) in guest_env {
+            e = e.env(k, v);
+        }
+        let o = run_bounded(e, RUN_TIMEOUT_SECS, &runner)?;
+        let mut stderr = o.stderr;
+        if o.timed_out {
+            stderr.push_str(&format!("\n(timed out after {RUN_TIMEOUT_SECS} s, killed)"));
         }
         Ok(Run {
-            code: o.status.code(),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            code: o.code,
+            stdout: o.stdout,
             stderr,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hung_child_is_killed_at_the_deadline() {
+        let t = std::time::Instant::now();
+        let o = run_bounded(duct::cmd!("sleep", "30"), 1, "sleep").unwrap();
+        assert!(o.timed_out);
+        assert_eq!(o.code, None);
+        assert!(t.elapsed() < std::time::Duration::from_secs(10));
+        let o = run_bounded(
+            duct::cmd!("sh", "-c", "echo out; echo err >&2; exit 3"),
+            10,
+            "sh",
+        )
+        .unwrap();
+        assert!(!o.timed_out);
+        assert_eq!(
+            (o.code, o.stdout.as_str(), o.stderr.as_str()),
+            (Some(3), "out\n", "err\n")
+        );
+        assert!(run_bounded(duct::cmd!("/nonexistent/x"), 1, "x").is_err());
     }
 }

@@ -282,16 +282,72 @@ pub fn tp_access_offset(code: &[u8]) -> Result<i64, String> {
     Err("no `mrs xN, tpidr_el0` in the first four instructions".into())
 }
 
+/// ELF relocation types the cold block uses (AArch64 ELF ABI).
+pub mod reloc {
+    /// `R_AARCH64_ADR_PREL_LO21` (`adr`).
+    pub const ADR_PREL_LO21: u32 = 274;
+    /// `R_AARCH64_ADR_PREL_PG_HI21` (`adrp`).
+    pub const ADR_PREL_PG_HI21: u32 = 275;
+    /// `R_AARCH64_ADD_ABS_LO12_NC` (`add ..., :lo12:`).
+    pub const ADD_ABS_LO12_NC: u32 = 277;
+    /// `R_AARCH64_JUMP26` (`b`).
+    pub const JUMP26: u32 = 282;
+}
+
+/// The continuation `.Lcont` of a fast path, in bytes from the function's
+/// start (docs/abi.md, 5.2 and 5.3): the instruction after the `b.lo`;
+/// at -O0, where the cold block stays right after the check, the fast
+/// path jumps over it with a `b`, and `.Lcont` is that branch's target.
+pub fn continuation(code: &[u8], fp: &FastPath) -> Result<u64, String> {
+    let at = fp.branch_at + 4;
+    let i = decode(code, at as usize)?;
+    if at == fp.cold_at || i.opcode != Opcode::B {
+        return Ok(at);
+    }
+    let Operand::PCOffset(off) = i.operands[0] else {
+        return Ok(at);
+    };
+    let target = at as i64 + off;
+    if target <= fp.cold_at as i64 {
+        return Err(format!(
+            "+{at}: `{i}` after the check does not jump over the cold block"
+        ));
+    }
+    Ok(target as u64)
+}
+
+/// The target, in bytes from the function's start, of the PC-relative
+/// instruction at `at`: from its relocation when it has one in its own
+/// section (`relocs`, see [`crate::elf::FunctionReloc`]), else, for `adr`
+/// and branches that the assembler resolved, from the decoded offset.
+fn local_target(
+    code: &[u8],
+    at: u64,
+    relocs: &[crate::elf::FunctionReloc],
+) -> Result<Option<i64>, String> {
+    if let Some(r) = relocs.iter().find(|r| r.at == at) {
+        return Ok(r.local_target);
+    }
+    let i = decode(code, at as usize)?;
+    Ok(match (i.opcode, i.operands[0], i.operands[1]) {
+        (Opcode::ADR, _, Operand::PCOffset(off)) => Some(at as i64 + off),
+        (Opcode::B | Opcode::Bcc(_), Operand::PCOffset(off), _) => Some(at as i64 + off),
+        _ => None,
+    })
+}
+
 /// The cold block (docs/abi.md, 5.3) at `code[at..]`: an optional
-/// `sub x10, sp, #frame` (form S only), the continuation in x12 (`adrp`
-/// and `add`, or `adr`), and a branch whose relocation `morestack_reloc_at`
-/// says whether it goes to `__morestack`.  Returns the frame size the cold
-/// block passes for form S (bytes), if any.
+/// `sub x10, sp, #frame` (form S only), the continuation `cont` (bytes
+/// from the function's start, [`continuation`]) put into x12 (`adrp` and
+/// `add`, or `adr`), and a `b` whose relocation (`relocs`) targets
+/// `__morestack`.  Returns the frame size the cold block passes for form
+/// S (bytes), if any.  Errors name the instruction and the rule.
 pub fn check_cold_block(
     code: &[u8],
     at: u64,
     form: FrameForm,
-    branch_to_morestack: impl Fn(u64) -> bool,
+    relocs: &[crate::elf::FunctionReloc],
+    cont: u64,
 ) -> Result<Option<u64>, String> {
     let mut at = at as usize;
     let mut i = decode(code, at)?;
@@ -319,15 +375,30 @@ pub fn check_cold_block(
         at += 4;
         i = decode(code, at)?;
     }
+    let points_at_cont = |at: usize| -> Result<(), String> {
+        match local_target(code, at as u64, relocs)? {
+            Some(t) if t == cont as i64 => Ok(()),
+            Some(t) => Err(format!(
+                "+{at}: `{}` puts +{t} into x12, not the continuation .Lcont (+{cont})",
+                decode(code, at)?
+            )),
+            None => Err(format!(
+                "+{at}: `{}` does not refer to the continuation .Lcont (+{cont})",
+                decode(code, at)?
+            )),
+        }
+    };
     match i.opcode {
         Opcode::ADRP if is_x(&i.operands[0], 12) => {
+            points_at_cont(at)?;
             at += 4;
             let a = decode(code, at)?;
             if !(a.opcode == Opcode::ADD && is_x(&a.operands[0], 12) && is_x(&a.operands[1], 12)) {
                 return Err(unexpected(at, &a, "`add x12, x12, :lo12:.Lcont`"));
             }
+            points_at_cont(at)?;
         }
-        Opcode::ADR if is_x(&i.operands[0], 12) => {}
+        Opcode::ADR if is_x(&i.operands[0], 12) => points_at_cont(at)?,
         _ => {
             return Err(unexpected(
                 at,
@@ -341,41 +412,195 @@ pub fn check_cold_block(
     if b.opcode != Opcode::B {
         return Err(unexpected(at, &b, "`b __morestack`"));
     }
-    if !branch_to_morestack(at as u64) {
+    if !relocs
+        .iter()
+        .any(|r| r.at == at as u64 && r.symbol == "__morestack" && r.r_type == reloc::JUMP26)
+    {
         return Err(format!("+{at}: `{b}` does not branch to __morestack"));
     }
     Ok(small_size)
 }
 
-/// The fast path and the cold block as text, one instruction a line,
-/// with PC-relative operands written as the labels of docs/abi.md
-/// (`.Lcold`, `.Lcont`, `__morestack`), so that a snapshot diff shows only
-/// what a reviewer must look at.  Errors: undecodable instructions.
-pub fn listing(code: &[u8], fp: &FastPath) -> Result<String, String> {
-    let mut out = String::new();
-    let mut at = 0usize;
-    while at as u64 <= fp.branch_at {
-        let i = decode(code, at)?;
-        let text = match i.opcode {
-            Opcode::Bcc(_) => "b.lo .Lcold".to_string(),
-            _ => i.to_string(),
+/// The stack the function's own prologue allocates after the check, in
+/// bytes, decoded from its instructions starting at the continuation
+/// `cont` (bytes from the function's start): the sum of every constant
+/// SP decrement (`sub sp, sp, #imm[, lsl #12]`, `sub sp, sp, xN` with xN
+/// set by `mov`/`movz`/`movk`, and pre-indexed stores with writeback such
+/// as `stp x29, x30, [sp, #-N]!`) up to the first branch, call or
+/// return, or the first non-constant SP change (a dynamic allocation,
+/// which docs/abi.md 5.5 checks separately).  This is the "frame size"
+/// of docs/abi.md 5.1 for frames without SVE state.
+pub fn frame_bytes(code: &[u8], cont: u64) -> Result<u64, String> {
+    let mut at = cont as usize;
+    let mut total: u64 = 0;
+    let mut consts: [Option<u64>; 32] = [None; 32];
+    for _ in 0..64 {
+        let Ok(i) = decode(code, at) else {
+            break;
         };
-        out.push_str(&format!("    {text}\n"));
+        match i.opcode {
+            Opcode::B
+            | Opcode::BL
+            | Opcode::BLR
+            | Opcode::BR
+            | Opcode::RET
+            | Opcode::Bcc(_)
+            | Opcode::CBZ
+            | Opcode::CBNZ
+            | Opcode::TBZ
+            | Opcode::TBNZ => break,
+            _ => {}
+        }
+        let writes_sp = matches!(i.operands[0], Operand::RegisterOrSP(SizeCode::X, 31));
+        match (i.opcode, i.operands[0], i.operands[1], i.operands[2]) {
+            (Opcode::SUB, _, op1, Operand::Immediate(v)) if writes_sp && is_sp(&op1) => {
+                total += u64::from(v)
+            }
+            (Opcode::SUB, _, op1, Operand::ImmShift(v, sh)) if writes_sp && is_sp(&op1) => {
+                total += u64::from(v) << sh
+            }
+            (Opcode::SUB, _, op1, op2) if writes_sp && is_sp(&op1) => {
+                let n = match op2 {
+                    Operand::RegShift(_, 0, SizeCode::X, n) | Operand::Register(SizeCode::X, n) => {
+                        n
+                    }
+                    _ => break,
+                };
+                match consts[usize::from(n)] {
+                    Some(v) => total += v,
+                    None => break,
+                }
+            }
+            (Opcode::MOVZ, Operand::Register(SizeCode::X, n), Operand::ImmShift(v, sh), _) => {
+                consts[usize::from(n)] = Some(u64::from(v) << sh)
+            }
+            (Opcode::MOVN, Operand::Register(SizeCode::X, n), _, _) => {
+                consts[usize::from(n)] = None
+            }
+            (Opcode::MOVK, Operand::Register(SizeCode::X, n), Operand::ImmShift(v, sh), _) => {
+                if let Some(c) = consts[usize::from(n)].as_mut() {
+                    *c = (*c & !(0xffff << sh)) | (u64::from(v) << sh);
+                }
+            }
+            (
+                Opcode::STP | Opcode::STR | Opcode::STUR,
+                _,
+                _,
+                Operand::RegPreIndex(31, off, true),
+            )
+            | (Opcode::STR | Opcode::STUR, _, Operand::RegPreIndex(31, off, true), _)
+                if off < 0 =>
+            {
+                total += off.unsigned_abs() as u64
+            }
+            _ if writes_sp => break,
+            _ => {}
+        }
+        at += 4;
+    }
+    Ok(total)
+}
+
+/// The bytes a fast path asks for, per docs/abi.md 5.2: form S passes
+/// its frame in the cold block (`cold_small`, from [`check_cold_block`]),
+/// form L asks for `K` pages of 4096 bytes, form H for its `movz`/`movk`
+/// constant.
+pub fn requested_bytes(form: FrameForm, cold_small: Option<u64>) -> u64 {
+    match form {
+        FrameForm::Small => cold_small.unwrap_or(0),
+        FrameForm::Sub { pages } => u64::from(pages) * 4096,
+        FrameForm::MovzMovk { bytes } => bytes,
+    }
+}
+
+/// Judges what a prologue asks for against its frame (`frame`, bytes,
+/// [`frame_bytes`]), docs/abi.md 5.2: form S asks for exactly the frame
+/// (at most 4096 bytes), form L for `K = ceil(frame / 4096)` pages (a
+/// frame above 4096 bytes and at most 0xfff000), form H for exactly the
+/// frame (above 0xfff000).  Errors say what was asked and what the frame
+/// needs.
+pub fn judge_request(form: FrameForm, cold_small: Option<u64>, frame: u64) -> Result<(), String> {
+    let asked = requested_bytes(form, cold_small);
+    let ok = match form {
+        FrameForm::Small => frame <= SMALL_FRAME_LIMIT && asked == frame,
+        FrameForm::Sub { pages } => {
+            frame > SMALL_FRAME_LIMIT
+                && frame <= SUB_FORM_LIMIT
+                && u64::from(pages) == frame.div_ceil(4096)
+        }
+        FrameForm::MovzMovk { bytes } => frame > SUB_FORM_LIMIT && bytes == frame,
+    };
+    if ok {
+        Ok(())
+    } else {
+        let want = match form {
+            FrameForm::Sub { .. } => format!("K = ceil({frame} / 4096) = {}", frame.div_ceil(4096)),
+            _ => format!("{frame} bytes"),
+        };
+        Err(format!(
+            "form {} asks for {asked} bytes, but the frame its prologue allocates is {frame} bytes (docs/abi.md 5.2: {want})",
+            form.name()
+        ))
+    }
+}
+
+/// Frames above this many bytes use form H (docs/abi.md, 5.1: the
+/// `sub ..., lsl #12` limit, 16 MiB - 4 KiB).
+pub const SUB_FORM_LIMIT: u64 = 0xfff000;
+
+/// The fast path and the cold block as text, one instruction a line, for
+/// snapshots: registers and conditions as decoded; a PC-relative operand
+/// is written as the label of docs/abi.md only when it really is that
+/// target (`.Lcold` for the cold block, `.Lcont` for the continuation,
+/// the symbol of a relocation such as `__morestack`), and as `+N` (bytes
+/// from the function's start) otherwise, so that a changed register,
+/// condition or target changes the snapshot.  Errors: undecodable
+/// instructions.
+pub fn listing(f: &crate::elf::ObjectFunction, fp: &FastPath) -> Result<String, String> {
+    let code = &f.code;
+    let cont = continuation(code, fp)?;
+    let label = |at: u64| -> Result<String, String> {
+        if let Some(r) = f.relocs.iter().find(|r| r.at == at && !r.symbol.is_empty()) {
+            return Ok(r.symbol.clone());
+        }
+        Ok(match local_target(code, at, &f.relocs)? {
+            Some(t) if t == cont as i64 => ".Lcont".into(),
+            Some(t) if t == fp.cold_at as i64 => ".Lcold".into(),
+            Some(t) => format!("+{t}"),
+            None => "?".into(),
+        })
+    };
+    let text = |at: u64| -> Result<String, String> {
+        let i = decode(code, at as usize)?;
+        let full = i.to_string();
+        Ok(match i.opcode {
+            Opcode::B | Opcode::Bcc(_) => {
+                let mnemonic = full.split(' ').next().unwrap_or_default();
+                format!("{mnemonic} {}", label(at)?)
+            }
+            Opcode::ADRP | Opcode::ADR => {
+                let head = full.rsplit_once(", ").map(|x| x.0).unwrap_or(&full);
+                format!("{head}, {}", label(at)?)
+            }
+            Opcode::ADD if f.relocs.iter().any(|r| r.at == at) => {
+                let head = full.rsplit_once(", ").map(|x| x.0).unwrap_or(&full);
+                format!("{head}, :lo12:{}", label(at)?)
+            }
+            _ => full,
+        })
+    };
+    let mut out = String::new();
+    let mut at = 0u64;
+    while at <= fp.branch_at {
+        out.push_str(&format!("    {}\n", text(at)?));
         at += 4;
     }
     out.push_str(".Lcold:\n");
-    let mut at = fp.cold_at as usize;
+    let mut at = fp.cold_at;
     loop {
-        let i = decode(code, at)?;
-        let text = match i.opcode {
-            Opcode::ADRP => "adrp x12, .Lcont".to_string(),
-            Opcode::ADR => "adr x12, .Lcont".to_string(),
-            Opcode::ADD if is_x(&i.operands[0], 12) => "add x12, x12, :lo12:.Lcont".to_string(),
-            Opcode::B => "b __morestack".to_string(),
-            _ => i.to_string(),
-        };
-        out.push_str(&format!("    {text}\n"));
-        if i.opcode == Opcode::B || at > fp.cold_at as usize + 16 {
+        let i = decode(code, at as usize)?;
+        out.push_str(&format!("    {}\n", text(at)?));
+        if i.opcode == Opcode::B || at > fp.cold_at + 16 {
             break;
         }
         at += 4;
@@ -468,14 +693,113 @@ mod tests {
     }
 
     #[test]
-    fn cold_block_must_reach_morestack() {
+    fn cold_block_must_reach_morestack_and_continue_at_cont() {
+        use crate::elf::FunctionReloc;
         // sub x10, sp, #272; adrp x12, 0; add x12, x12, #0; b 0
         let code = bytes(&[0xd10443ea, 0x9000000c, 0x9100018c, 0x14000000]);
+        let rel = |at, r_type, symbol: &str, local_target| FunctionReloc {
+            at,
+            r_type,
+            symbol: symbol.into(),
+            local_target,
+        };
+        let good = vec![
+            rel(4, reloc::ADR_PREL_PG_HI21, "", Some(-100)),
+            rel(8, reloc::ADD_ABS_LO12_NC, "", Some(-100)),
+            rel(12, reloc::JUMP26, "__morestack", None),
+        ];
+        let cont = (-100i64) as u64;
         assert_eq!(
-            check_cold_block(&code, 0, FrameForm::Small, |at| at == 12),
+            check_cold_block(&code, 0, FrameForm::Small, &good, cont),
             Ok(Some(272))
         );
-        let e = check_cold_block(&code, 0, FrameForm::Small, |_| false).unwrap_err();
+        // The branch goes elsewhere.
+        let mut r = good.clone();
+        r[2].symbol = "__morestack_non_split".into();
+        let e = check_cold_block(&code, 0, FrameForm::Small, &r, cont).unwrap_err();
         assert!(e.contains("does not branch to __morestack"), "{e}");
+        // x12 is not the continuation (adrp or add).
+        for k in 0..2 {
+            let mut r = good.clone();
+            r[k].local_target = Some(-96);
+            let e = check_cold_block(&code, 0, FrameForm::Small, &r, cont).unwrap_err();
+            assert!(e.contains("not the continuation"), "{e}");
+        }
+        // Form S needs the sub; forms L/H do not have it.
+        let e = check_cold_block(&code[4..], 0, FrameForm::Small, &good, cont).unwrap_err();
+        assert!(e.contains("sub x10, sp, #frame"), "{e}");
+        // adr x12, +8 resolved by the assembler (no relocation).
+        let code = bytes(&[0x1000004c, 0x14000000]);
+        let r = vec![rel(4, reloc::JUMP26, "__morestack", None)];
+        assert_eq!(
+            check_cold_block(&code, 0, FrameForm::Sub { pages: 2 }, &r, 8),
+            Ok(None)
+        );
+        assert!(check_cold_block(&code, 0, FrameForm::Sub { pages: 2 }, &r, 12).is_err());
+        // Another register.
+        let code = bytes(&[0x1000004d, 0x14000000]); // adr x13, +8
+        assert!(check_cold_block(&code, 0, FrameForm::Sub { pages: 2 }, &r, 8).is_err());
+    }
+
+    #[test]
+    fn the_frame_is_the_sum_of_the_prologues_sp_decrements() {
+        // stp x29, x30, [sp, #-32]!; mov x29, sp; sub sp, sp, #1, lsl #12;
+        // sub sp, sp, #16; bl
+        let code = bytes(&[0xa9be7bfd, 0x910003fd, 0xd14007ff, 0xd10043ff, 0x94000000]);
+        assert_eq!(frame_bytes(&code, 0), Ok(32 + 4096 + 16));
+        // mov x16, #0x1234; movk x16, #0x10, lsl #16; sub sp, sp, x16; ret
+        let code = bytes(&[0xd2824690, 0xf2a00210, 0xcb3063ff, 0xd65f03c0]);
+        assert_eq!(frame_bytes(&code, 0), Ok(0x101234));
+        // Stops at the first branch: sub sp, sp, #16; b; sub sp, sp, #16
+        let code = bytes(&[0xd10043ff, 0x14000002, 0xd10043ff]);
+        assert_eq!(frame_bytes(&code, 0), Ok(16));
+        // A non-constant SP change ends the prologue: sub sp, sp, x0
+        let code = bytes(&[0xd10043ff, 0xcb2063ff, 0xd10043ff]);
+        assert_eq!(frame_bytes(&code, 0), Ok(16));
+        // str x30, [sp, #-16]!
+        assert_eq!(frame_bytes(&bytes(&[0xf81f0ffe, 0xd65f03c0]), 0), Ok(16));
+        // Stores without writeback allocate nothing: stp x29, x30, [sp, #16]
+        assert_eq!(frame_bytes(&bytes(&[0xa9017bfd, 0xd65f03c0]), 0), Ok(0));
+    }
+
+    #[test]
+    fn the_request_must_match_the_frame() {
+        let s = FrameForm::Small;
+        assert_eq!(judge_request(s, Some(272), 272), Ok(()));
+        assert!(judge_request(s, Some(256), 272).is_err());
+        assert!(judge_request(s, Some(288), 272).is_err());
+        assert!(judge_request(s, Some(5000), 5000).is_err());
+        let l = |pages| FrameForm::Sub { pages };
+        assert_eq!(judge_request(l(2), None, 4097), Ok(()));
+        assert_eq!(judge_request(l(2), None, 8192), Ok(()));
+        let e = judge_request(l(1), None, 4097).unwrap_err();
+        assert!(e.contains("K = ceil(4097 / 4096) = 2"), "{e}");
+        assert!(judge_request(l(3), None, 8192).is_err());
+        assert!(judge_request(l(1), None, 4096).is_err());
+        assert_eq!(judge_request(l(4095), None, SUB_FORM_LIMIT), Ok(()));
+        let h = |bytes| FrameForm::MovzMovk { bytes };
+        assert_eq!(judge_request(h(0x1000010), None, 0x1000010), Ok(()));
+        assert!(judge_request(h(0x1000000), None, 0x1000010).is_err());
+        assert!(judge_request(h(8192), None, 8192).is_err());
+        assert_eq!(requested_bytes(l(3), None), 3 * 4096);
+        assert_eq!(requested_bytes(s, None), 0);
+    }
+
+    #[test]
+    fn the_continuation_follows_the_branch_or_the_o0_jump() {
+        let fp = parse_fast_path(&bytes(&[MRS, LDUR, CMP_SP, BLO_16])).unwrap();
+        // b.lo at +12 -> +28; the next instruction is the continuation.
+        let mut code = bytes(&[MRS, LDUR, CMP_SP, BLO_16, 0xd503201f]);
+        assert_eq!(continuation(&code, &fp), Ok(16));
+        // -O0: b.lo +8; b +20 (over the cold block at +20).
+        let code0 = bytes(&[MRS, LDUR, CMP_SP, 0x54000043, 0x14000005]);
+        let fp0 = parse_fast_path(&code0).unwrap();
+        assert_eq!(fp0.cold_at, 20);
+        assert_eq!(continuation(&code0, &fp0), Ok(36));
+        // A `b` backwards is not a jump over the cold block.
+        code.truncate(16);
+        code.extend(0x17ffffffu32.to_le_bytes());
+        let fpb = parse_fast_path(&code).unwrap();
+        assert!(continuation(&code, &fpb).is_err());
     }
 }

@@ -196,7 +196,7 @@ fn prologue_snapshots_of_the_built_toolchain() {
         ] {
             let func = funcs.iter().find(|x| x.name == name).unwrap();
             let fp = conformance::prologue::parse_fast_path(&func.code).unwrap();
-            let text = conformance::prologue::listing(&func.code, &fp).unwrap();
+            let text = conformance::prologue::listing(func, &fp).unwrap();
             insta::assert_snapshot!(format!("{name}-{tag}"), text);
         }
     }

@@ -276,6 +276,10 @@ fn run() -> Result<ExitCode> {
         // not run (the reason is printed).
         Command::Conformance(a) => {
             return Ok(conformance(&ui, &cache, &repo, a).unwrap_or_else(|e| {
+                if e.downcast_ref::<conformance::Interrupted>().is_some() {
+                    eprintln!("conformance: interrupted; no verdict");
+                    return ExitCode::from(130);
+                }
                 eprintln!("error: the conformance suite could not run: {e:#}");
                 ExitCode::from(2)
             }))
@@ -378,7 +382,40 @@ fn run() -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Rejects options that cannot apply: build options (`--release`,
+/// `--with-cxx`, `-j`, `--refresh`) with `--toolchain`, which tests a
+/// toolchain as it is and builds nothing.
+fn check_conformance_args(a: &ConformanceArgs) -> Result<()> {
+    let b = &a.build;
+    if a.toolchain.is_some() && (b.release || b.with_cxx || b.jobs != 0 || b.refresh) {
+        anyhow::bail!(
+            "--release, --with-cxx, -j and --refresh build the project's toolchain; with \
+             --toolchain nothing is built: drop them, or drop --toolchain"
+        );
+    }
+    Ok(())
+}
+
+/// Makes Ctrl-C stop the conformance suite cleanly: the running program
+/// is killed, the scratch directory removed, and the command exits 130.
+/// A second Ctrl-C exits at once.
+fn stop_on_ctrl_c() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            if conformance::request_stop() {
+                std::process::exit(130);
+            }
+            eprintln!(
+                "interrupted: stopping the running check and removing the scratch directory \
+                 (Ctrl-C again to exit at once)"
+            );
+        });
+    });
+}
+
 fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> Result<ExitCode> {
+    check_conformance_args(&a)?;
     if a.rootfs {
         return conformance_rootfs(ui, cache, repo, &a);
     }
@@ -398,6 +435,7 @@ fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> Resul
             conformance::Toolchain::from_prefix(&info.prefix, &info.sysroot, &old)?
         }
     };
+    stop_on_ctrl_c();
     let report = conformance::run_with_progress(&tc, &mut ui.conformance_progress())?;
     write_report(&report, &a)?;
     Ok(if report.conformant() {
@@ -553,5 +591,34 @@ mod tests {
             "/x"
         ])
         .is_ok());
+    }
+
+    #[test]
+    fn build_flags_with_toolchain_are_rejected() {
+        let parse = |extra: &[&str]| {
+            let mut v = vec![
+                "xtask",
+                "conformance",
+                "--toolchain",
+                "/t",
+                "--sysroot",
+                "/x",
+            ];
+            v.extend_from_slice(extra);
+            match Cli::try_parse_from(v).map(|c| c.cmd) {
+                Ok(Command::Conformance(a)) => check_conformance_args(&a),
+                _ => panic!("did not parse"),
+            }
+        };
+        assert!(parse(&[]).is_ok());
+        for flag in [
+            &["--release"][..],
+            &["--with-cxx"],
+            &["-j", "4"],
+            &["--refresh"],
+        ] {
+            let e = parse(flag).unwrap_err().to_string();
+            assert!(e.contains("nothing is built"), "{flag:?}: {e}");
+        }
     }
 }

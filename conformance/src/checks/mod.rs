@@ -93,7 +93,8 @@ pub fn judge_gate(check_needs_split_stack: bool, split_stack_accepted: bool) -> 
 
 /// Runs `checks` in order against `p`.  `progress` is told about each
 /// check before it runs (index from 0, total, id) and after (its result
-/// and the seconds it took).  The gate is [`split_stack::ACCEPTED`]: when
+/// and the seconds it took).  It stops early when
+/// [`crate::request_stop`] was called.  The gate is [`split_stack::ACCEPTED`]: when
 /// it is among `checks` and does not pass, the checks that need
 /// `-fsplit-stack` are SKIPped; when it is not among them, they run.
 pub fn run(
@@ -104,6 +105,9 @@ pub fn run(
     let mut accepted = true;
     let mut out = Vec::new();
     for (k, c) in checks.iter().enumerate() {
+        if crate::stop_requested() {
+            break;
+        }
         progress(Progress::Start {
             index: k,
             total: checks.len(),

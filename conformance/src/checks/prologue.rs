@@ -148,15 +148,25 @@ const PROLOGUE_OPTIONS: &[&[&str]] = &[
     &["-O1", "-mcmodel=tiny"],
 ];
 
-/// Checks one function against its expectation; returns the decoded fast
-/// path (None if it correctly has no check).
+/// Checks one function of `prologue.c` against its expectation
+/// (docs/abi.md 5.2-5.4): the fast path's instructions, the guard offset,
+/// exactly one branch to `__morestack`, the cold block (registers, the
+/// continuation, the branch), what it asks for against the frame its
+/// prologue really allocates ([`crate::prologue::judge_request`]), `bti c`
+/// when BTI is on, the form of its frame class and the argument pointer.
+/// `optimized`: false at -O0, where a function written without a frame
+/// may get a check for its spills.  Returns the decoded fast path (None
+/// if it correctly has no check).
 pub fn judge_function(
     f: &crate::elf::ObjectFunction,
     expect: Expect,
     optimized: bool,
     bti: bool,
 ) -> Result<Option<crate::prologue::FastPath>, String> {
-    use crate::prologue::{check_cold_block, parse_fast_path, FrameForm};
+    use crate::prologue::{
+        check_cold_block, continuation, frame_bytes, judge_request, parse_fast_path,
+        requested_bytes,
+    };
     let has_check = f
         .code
         .chunks(4)
@@ -189,15 +199,12 @@ pub fn judge_function(
             f.morestack_relocs.len()
         ));
     }
-    let small = check_cold_block(&f.code, fp.cold_at, fp.form, |at| {
-        f.morestack_relocs.contains(&at)
-    })
-    .map_err(|e| format!("{}: cold block: {e}", f.name))?;
-    let requested = match fp.form {
-        FrameForm::Small => small.unwrap_or(0),
-        FrameForm::Sub { pages } => u64::from(pages) * 4096,
-        FrameForm::MovzMovk { bytes } => bytes,
-    };
+    let cont = continuation(&f.code, &fp).map_err(|e| format!("{}: {e}", f.name))?;
+    let small = check_cold_block(&f.code, fp.cold_at, fp.form, &f.relocs, cont)
+        .map_err(|e| format!("{}: cold block: {e}", f.name))?;
+    let requested = requested_bytes(fp.form, small);
+    let frame = frame_bytes(&f.code, cont).map_err(|e| format!("{}: {e}", f.name))?;
+    judge_request(fp.form, small, frame).map_err(|e| format!("{}: {e}", f.name))?;
     if bti && !fp.bti {
         return Err(format!(
             "{}: no `bti c` at the entry with BTI enabled",
