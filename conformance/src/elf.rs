@@ -182,6 +182,65 @@ pub fn functions(data: &[u8], reloc_target: &str) -> Result<Vec<ObjectFunction>>
     Ok(out)
 }
 
+/// The file offset (bytes) of the 8-byte data of the dynamic symbol
+/// `name` in the ELF file `data` (for planting a fault: a `libc.so.6`
+/// whose `__tcb_private_ss` holds another value).
+///
+/// Errors: not an ELF file, no such dynamic symbol, or no file data.
+pub fn dynamic_symbol_file_offset(data: &[u8], name: &str) -> Result<usize> {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let file = object::File::parse(data).context("not an ELF file")?;
+    let sym = file
+        .dynamic_symbols()
+        .find(|s| s.name() == Ok(name) && s.is_definition())
+        .with_context(|| format!("no dynamic symbol {name}"))?;
+    let section = sym
+        .section_index()
+        .and_then(|i| file.section_by_index(i).ok())
+        .with_context(|| format!("{name} is not in a section"))?;
+    let (start, _) = section
+        .file_range()
+        .with_context(|| format!("{name}'s section has no file data"))?;
+    Ok((start + sym.address() - section.address()) as usize)
+}
+
+/// In the relocatable object `data`, the thread-pointer-relative access of
+/// the function `name` (`mrs xT, tpidr_el0` among its first four
+/// instructions, then the load or store through xT): its file offset in
+/// bytes and its instruction word.
+///
+/// Errors: not an ELF object, no such function, or no such access.
+pub fn tp_access_word(data: &[u8], name: &str) -> Result<(usize, u32)> {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let file = object::File::parse(data).context("not an ELF object")?;
+    let sym = file
+        .symbols()
+        .find(|s| s.name() == Ok(name) && s.is_definition())
+        .with_context(|| format!("no function {name}"))?;
+    let section = sym
+        .section_index()
+        .and_then(|i| file.section_by_index(i).ok())
+        .with_context(|| format!("{name} is not in a section"))?;
+    let (start, _) = section
+        .file_range()
+        .with_context(|| format!("{name}'s section has no file data"))?;
+    let func = (start + sym.address() - section.address()) as usize;
+    let code = data
+        .get(func..func + 20)
+        .with_context(|| format!("{name} lies outside the file"))?;
+    crate::prologue::tp_access_offset(code).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    for k in 0..4 {
+        let w = u32::from_le_bytes(code[k * 4..k * 4 + 4].try_into()?);
+        // mrs xT, tpidr_el0
+        if w & 0xffff_ffe0 == 0xd53b_d040 {
+            let at = func + (k + 1) * 4;
+            let acc = u32::from_le_bytes(data[at..at + 4].try_into()?);
+            return Ok((at, acc));
+        }
+    }
+    anyhow::bail!("{name}: no mrs of tpidr_el0")
+}
+
 /// Layout of a C structure type as the DWARF of a compiled binary states
 /// it: `byte_size` and each named member's offset, both in bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,6 +17,7 @@ pub mod checks;
 pub mod elf;
 mod probe;
 pub mod prologue;
+pub mod selftest;
 
 pub use probe::{request_stop, stop_requested, Interrupted, Probe};
 

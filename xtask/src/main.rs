@@ -238,6 +238,16 @@ struct ConformanceArgs {
     /// Debian suite of the --rootfs root filesystem.
     #[arg(long, default_value = rootfs::DEFAULT_SUITE, requires = "rootfs")]
     suite: String,
+    /// Instead of judging the toolchain, test the suite: plant faults
+    /// into the (conformant) toolchain's output one at a time and require
+    /// each to be caught by the checks that own its rule
+    /// (conformance/src/selftest.rs).  Exit 0 only if every fault is
+    /// caught and the owning checks pass on the unmodified toolchain.
+    #[arg(long, conflicts_with = "rootfs")]
+    self_test: bool,
+    /// With --self-test: plant only this fault (repeatable).
+    #[arg(long = "fault", value_name = "NAME", requires = "self_test")]
+    faults: Vec<String>,
     #[command(flatten)]
     build: BuildArgs,
 }
@@ -436,6 +446,17 @@ fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> Resul
         }
     };
     stop_on_ctrl_c();
+    if a.self_test {
+        let st = conformance::selftest::run(&tc, &a.faults, &mut |m| {
+            ui.line(format!("self-test: {m}"))
+        })?;
+        print!("{}", st.render());
+        return Ok(if st.passed() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let report = conformance::run_with_progress(&tc, &mut ui.conformance_progress())?;
     write_report(&report, &a)?;
     Ok(if report.conformant() {

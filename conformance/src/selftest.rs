@@ -1,0 +1,706 @@
+//! The planted-fault self-test: proof that the suite catches what it
+//! claims to check.
+//!
+//! Each [`Fault`] is planted into a conformant toolchain's output, one at a
+//! time, and the checks that own the rule it breaks must FAIL.  Faults are
+//! planted without touching the toolchain itself, through a wrapper driver
+//! (a shell script standing in for `aarch64-linux-gnu-gcc`) that calls the
+//! real driver with `-B DIR`, where `DIR/as` is a wrapper assembler that
+//! rewrites the compiler's assembly with a Perl substitution before calling
+//! the real assembler; through driver options; through a copy of the
+//! sysroot whose `libc.so.6` exports another value; through the choice of
+//! sysroots; or through a copy of `libgcc.a` (found first through `-B`)
+//! whose `morestack.o` is patched.  Before any fault is planted, the owning
+//! checks are run on the unmodified toolchain and must PASS (the control):
+//! a check that fails anyway proves nothing.
+//!
+//! Source of every rule: docs/abi.md (section named per fault).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::checks::{self, Check};
+use crate::{Outcome, Toolchain};
+
+/// How a fault is planted.
+#[derive(Debug, Clone, Copy)]
+pub enum Plant {
+    /// The wrapper assembler applies this Perl substitution program
+    /// (`perl -pe`) to every assembly file the compiler writes.
+    Asm(&'static str),
+    /// The wrapper driver appends these options to every invocation.
+    DriverAppend(&'static [&'static str]),
+    /// The wrapper driver drops every option that starts with this text.
+    DriverDrop(&'static str),
+    /// The glibc under test is the first old (stock) sysroot: no guard
+    /// slot, no `__tcb_private_ss`.
+    StockGlibcUnderTest,
+    /// The glibc under test exports `__tcb_private_ss` with this value
+    /// (bytes) instead of the specified offset.
+    SymbolValue(i64),
+    /// The only "old" glibc is the glibc under test, which does not
+    /// refuse split-stack programs.
+    PatchedGlibcAsOld,
+    /// libgcc's `__morestack_set_guard` and `__morestack_get_guard` access
+    /// the word at this offset from TP (bytes) instead of the specified
+    /// one.
+    LibgccGuardOffset(i64),
+}
+
+/// One planted fault.
+#[derive(Debug, Clone, Copy)]
+pub struct Fault {
+    /// Short name, e.g. `guard-offset`.
+    pub name: &'static str,
+    /// The rule it breaks, with its docs/abi.md section.
+    pub rule: &'static str,
+    /// The checks that own the rule: each must FAIL with the fault.
+    pub owners: &'static [&'static str],
+    /// How it is planted.
+    pub plant: Plant,
+}
+
+const LAYOUT: &str = "prologue/layout";
+
+/// Every fault, at least one per section of docs/abi.md.
+pub const FAULTS: &[Fault] = &[
+    Fault {
+        name: "guard-offset",
+        rule: "the prologue loads the guard from TP-8 (1, 5.1, 5.2)",
+        owners: &[LAYOUT, "tcb/guard-offset"],
+        plant: Plant::Asm(r"s/ldur\tx9, \[x9, #-8\]/ldur\tx9, [x9, #-16]/"),
+    },
+    Fault {
+        name: "guard-width",
+        rule: "the guard is a 64-bit word (1, 5.2)",
+        owners: &[LAYOUT],
+        plant: Plant::Asm(r"s/ldur\tx9, \[x9, #-8\]/ldur\tw9, [x9, #-8]/"),
+    },
+    Fault {
+        name: "signed-branch",
+        rule: "the fast path branches with b.lo, an unsigned compare (5.2)",
+        owners: &[LAYOUT],
+        plant: Plant::Asm(r"s/^\tb\.lo\t/\tb.lt\t/"),
+    },
+    Fault {
+        name: "swapped-compare",
+        rule: "form S compares SP with the guard: cmp sp, x9 (5.2)",
+        owners: &[LAYOUT],
+        plant: Plant::Asm(r"s/^\tcmp\tsp, x9$/\tcmp\tx9, sp/"),
+    },
+    Fault {
+        name: "l-form-k-minus-1",
+        rule: "form L asks for K = ceil(frame / 4096) pages (5.2)",
+        owners: &[LAYOUT],
+        plant: Plant::Asm(r"s/^(\tsub\tx10, sp, #)(\d+)(, lsl #12)$/$1.($2-1).$3/e"),
+    },
+    Fault {
+        name: "h-form-short",
+        rule: "form H asks for exactly the frame (5.2)",
+        owners: &[LAYOUT],
+        plant: Plant::Asm(r"s/^(\tmovk\tx10, #)(\d+)/$1.($2-1)/e"),
+    },
+    Fault {
+        name: "cold-frame-short",
+        rule: "form S's cold block passes the frame in x10 (5.3)",
+        owners: &[LAYOUT],
+        plant: Plant::Asm(r"s/^(\tsub\tx10, sp, #)(\d+)$/$1.($2 >= 16 ? $2 - 16 : 16)/e"),
+    },
+    Fault {
+        name: "cold-register",
+        rule: "the continuation is passed in x12 (5.3)",
+        owners: &[LAYOUT],
+        plant: Plant::Asm(
+            r"s/^\tadrp\tx12, /\tadrp\tx13, /; s/^\tadd\tx12, x12, /\tadd\tx13, x13, /; s/^\tadr\tx12, /\tadr\tx13, /",
+        ),
+    },
+    Fault {
+        name: "cold-continuation",
+        rule: "x12 holds the continuation .Lcont (5.3)",
+        owners: &[LAYOUT],
+        plant: Plant::Asm(
+            r"s/^(\tadrp\tx12, )(\.L\w+)$/$1$2+4/; s/^(\tadd\tx12, x12, :lo12:)(\.L\w+)$/$1$2+4/; s/^(\tadr\tx12, )(\.L\w+)$/$1$2+4/",
+        ),
+    },
+    Fault {
+        name: "cold-branch-target",
+        rule: "the cold block branches to __morestack (5.3)",
+        owners: &[LAYOUT],
+        plant: Plant::Asm(r"s/^\tb\t__morestack$/\tb\t__morestack_non_split/"),
+    },
+    Fault {
+        name: "no-argument-pointer",
+        rule: "functions with stack arguments set x14 before the check (5.4)",
+        owners: &[LAYOUT, "runtime/arguments"],
+        plant: Plant::Asm(r"s/^\tmov\tx14, sp$//"),
+    },
+    Fault {
+        name: "no-bti-before-check",
+        rule: "with BTI, bti c comes first, before the check (5.2)",
+        owners: &[LAYOUT],
+        plant: Plant::Asm(r"s/^\t(bti\tc|hint\t34)\b.*$//"),
+    },
+    Fault {
+        name: "no-split-stack-note",
+        rule: "split-stack objects carry .note.GNU-split-stack (5.7)",
+        owners: &["notes/split-stack"],
+        plant: Plant::Asm(r"s/^\t\.section\t\.note\.GNU-split-stack\b.*$//"),
+    },
+    Fault {
+        name: "no-no-split-stack-note",
+        rule: "objects with no_split_stack functions carry .note.GNU-no-split-stack (5.7)",
+        owners: &["notes/split-stack"],
+        plant: Plant::Asm(r"s/^\t\.section\t\.note\.GNU-no-split-stack\b.*$//"),
+    },
+    Fault {
+        name: "no-cfi",
+        rule: "split-stack code keeps its unwind information (7)",
+        owners: &["runtime/unwind"],
+        plant: Plant::Asm(r"s/^\t\.cfi_\w+.*$//"),
+    },
+    Fault {
+        name: "thread-pointer-off",
+        rule: "TLS variant I: the executable's TLS starts at TP+16 (2)",
+        owners: &["tls/variant-1", "tls/variant-1-static"],
+        plant: Plant::Asm(r"s/^(\tmrs\t(x\d+), tpidr_el0)$/$1\n\tadd\t$2, $2, #16/"),
+    },
+    Fault {
+        name: "ld-bfd",
+        rule: "calls into non-split code are rewritten by the linker (6)",
+        owners: &["linker/non-split-calls"],
+        plant: Plant::DriverAppend(&["-fuse-ld=bfd"]),
+    },
+    Fault {
+        name: "adjust-size-ignored",
+        rule: "the linker honours --split-stack-adjust-size (6)",
+        owners: &["linker/non-split-calls"],
+        plant: Plant::DriverDrop("-Wl,--split-stack-adjust-size"),
+    },
+    Fault {
+        name: "stock-glibc",
+        rule: "glibc has the slot, exports __tcb_private_ss and sets the guard of new threads (1, 3, 4)",
+        owners: &[
+            "tcb/glibc-symbol",
+            "tcb/runtime-slot",
+            "refusal/symbol-needs-abi-node",
+        ],
+        plant: Plant::StockGlibcUnderTest,
+    },
+    Fault {
+        name: "symbol-value",
+        rule: "__tcb_private_ss holds the guard offset, -8 (3)",
+        owners: &["tcb/glibc-symbol", "tcb/guard-offset"],
+        plant: Plant::SymbolValue(-16),
+    },
+    Fault {
+        name: "old-glibc-accepts",
+        rule: "glibc without the slot refuses split-stack programs, lazily and with LD_BIND_NOW (3)",
+        owners: &["refusal/symbol-needs-abi-node", "refusal/split-program"],
+        plant: Plant::PatchedGlibcAsOld,
+    },
+    Fault {
+        name: "libgcc-guard-offset",
+        rule: "libgcc's runtime reads and writes the guard at TP-8 (5.8)",
+        owners: &["tcb/guard-offset"],
+        plant: Plant::LibgccGuardOffset(-16),
+    },
+];
+
+/// What happened to one fault.
+#[derive(Debug, Clone)]
+pub struct FaultResult {
+    /// The fault.
+    pub fault: Fault,
+    /// Each owning check and its outcome with the fault planted.
+    pub outcomes: Vec<(String, Outcome)>,
+    /// Why the fault could not be planted (then it counts as not caught).
+    pub error: Option<String>,
+}
+
+impl FaultResult {
+    /// Caught: planted, and every owner FAILed.
+    pub fn caught(&self) -> bool {
+        judge_caught(self.error.as_deref(), &self.outcomes)
+    }
+}
+
+/// A fault is caught only if it was planted (`error` is `None`), it has
+/// owners, and every owner's outcome is FAIL (a SKIP is not a catch).
+pub fn judge_caught(error: Option<&str>, outcomes: &[(String, Outcome)]) -> bool {
+    error.is_none()
+        && !outcomes.is_empty()
+        && outcomes.iter().all(|(_, o)| matches!(o, Outcome::Fail(_)))
+}
+
+/// The control: outcomes of every owning check on the unmodified
+/// toolchain; each must PASS.
+#[derive(Debug, Clone)]
+pub struct SelfTest {
+    /// Owner checks on the unmodified toolchain.
+    pub control: Vec<(String, Outcome)>,
+    /// One entry per fault, in [`FAULTS`] order.
+    pub faults: Vec<FaultResult>,
+}
+
+impl SelfTest {
+    /// Passed: every control check passed and every fault was caught.
+    pub fn passed(&self) -> bool {
+        self.control
+            .iter()
+            .all(|(_, o)| matches!(o, Outcome::Pass(_)))
+            && !self.faults.is_empty()
+            && self.faults.iter().all(FaultResult::caught)
+    }
+
+    /// The report: the control, then one line per fault (caught or
+    /// MISSED, by which checks), then the counts.
+    pub fn render(&self) -> String {
+        let mut s = String::from(
+            "Planted-fault self-test of the conformance suite\n\ncontrol (unmodified toolchain):\n",
+        );
+        for (id, o) in &self.control {
+            s.push_str(&format!("  {:<5} {id}\n", label(o)));
+        }
+        s.push_str("\nfaults:\n");
+        for r in &self.faults {
+            let by: Vec<String> = r
+                .outcomes
+                .iter()
+                .map(|(id, o)| format!("{id} {}", label(o)))
+                .collect();
+            s.push_str(&format!(
+                "  {:<7} {:<22} {}\n          rule: {}\n",
+                if r.caught() { "caught" } else { "MISSED" },
+                r.fault.name,
+                match &r.error {
+                    Some(e) => format!("not planted: {e}"),
+                    None => by.join(", "),
+                },
+                r.fault.rule
+            ));
+        }
+        let caught = self.faults.iter().filter(|r| r.caught()).count();
+        s.push_str(&format!(
+            "\n{caught} of {} faults caught by their owning checks; control {}\nverdict: {}\n",
+            self.faults.len(),
+            if self
+                .control
+                .iter()
+                .all(|(_, o)| matches!(o, Outcome::Pass(_)))
+            {
+                "passed"
+            } else {
+                "FAILED (an owning check fails on the unmodified toolchain)"
+            },
+            if self.passed() { "PASSED" } else { "FAILED" }
+        ));
+        s
+    }
+}
+
+fn label(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Pass(_) => "PASS",
+        Outcome::Fail(_) => "FAIL",
+        Outcome::Skip(_) => "SKIP",
+    }
+}
+
+/// The registry's checks named `ids`, in registry order.
+fn select(ids: &[&str]) -> Vec<Check> {
+    checks::registry()
+        .into_iter()
+        .filter(|c| ids.contains(&c.id.as_str()))
+        .collect()
+}
+
+/// Runs `ids` against `tc`; returns each check's outcome.
+fn run_owners(
+    tc: &Toolchain,
+    ids: &[&str],
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<(String, Outcome)>> {
+    let sel = select(ids);
+    if sel.len() != ids.len() {
+        bail!("unknown check among {ids:?}");
+    }
+    let report = crate::run_checks(tc, &sel, &mut |p| {
+        if let checks::Progress::Done { result, seconds } = p {
+            progress(&format!(
+                "{} {} ({seconds:.1}s)",
+                label(&result.outcome),
+                result.id
+            ))
+        }
+    })?;
+    Ok(report
+        .results
+        .into_iter()
+        .map(|r| (r.id, r.outcome))
+        .collect())
+}
+
+/// Runs the self-test on the conformant toolchain `tc` (which must have
+/// at least one old sysroot).  `only`: fault names to plant (all when
+/// empty).  `progress` gets one line per step.
+///
+/// Errors: problems of the self-test itself (no scratch directory, the
+/// real assembler or libgcc not found, a fault name that does not exist).
+pub fn run(tc: &Toolchain, only: &[String], progress: &mut dyn FnMut(&str)) -> Result<SelfTest> {
+    for n in only {
+        if !FAULTS.iter().any(|f| f.name == n) {
+            bail!(
+                "no fault named {n}; the faults are: {}",
+                FAULTS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    let faults: Vec<&Fault> = FAULTS
+        .iter()
+        .filter(|f| only.is_empty() || only.iter().any(|n| n == f.name))
+        .collect();
+    if tc.old_sysroots.is_empty() {
+        bail!("the self-test needs an old glibc sysroot (--old-sysroot)");
+    }
+    let mut owners: Vec<&str> = faults
+        .iter()
+        .flat_map(|f| f.owners.iter().copied())
+        .collect();
+    owners.sort();
+    owners.dedup();
+    progress(&format!(
+        "control: {} owning check(s) on the unmodified toolchain",
+        owners.len()
+    ));
+    let control = run_owners(tc, &owners, progress)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("split-stack-selftest")
+        .tempdir()
+        .context("cannot create a scratch directory")?;
+    let mut results = Vec::new();
+    for (k, f) in faults.iter().enumerate() {
+        progress(&format!(
+            "fault {}/{}: {} ({})",
+            k + 1,
+            faults.len(),
+            f.name,
+            f.rule
+        ));
+        let dir = scratch.path().join(f.name);
+        let planted = plant(tc, f, &dir);
+        let (outcomes, error) = match planted {
+            Ok(ftc) => (run_owners(&ftc, f.owners, progress)?, None),
+            Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+        };
+        results.push(FaultResult {
+            fault: **f,
+            outcomes,
+            error,
+        });
+        if crate::stop_requested() {
+            return Err(crate::Interrupted.into());
+        }
+    }
+    Ok(SelfTest {
+        control,
+        faults: results,
+    })
+}
+
+/// Writes an executable shell script.
+fn write_script(path: &Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+/// Quotes `s` for a POSIX shell.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The real program `name` the driver uses (`-print-prog-name`).
+fn prog_name(gcc: &Path, name: &str) -> Result<PathBuf> {
+    let out = duct::cmd!(gcc, format!("-print-prog-name={name}"))
+        .read()
+        .with_context(|| format!("cannot run {}", gcc.display()))?;
+    let p = PathBuf::from(out.trim());
+    if !p.is_absolute() {
+        bail!(
+            "{} does not know where its {name} is ({out})",
+            gcc.display()
+        );
+    }
+    Ok(p)
+}
+
+/// A wrapper driver in `dir` that runs the real driver with `-B dir/`,
+/// appending `append` and dropping options starting with `drop`.
+fn wrapper_driver(
+    tc: &Toolchain,
+    dir: &Path,
+    append: &[&str],
+    drop: Option<&str>,
+) -> Result<PathBuf> {
+    let driver = dir.join("aarch64-linux-gnu-gcc");
+    let mut text = String::from("#!/bin/sh\n# Planted-fault wrapper (conformance self-test).\n");
+    if let Some(d) = drop {
+        text.push_str(&format!(
+            "for a do shift; case \"$a\" in {}*) ;; *) set -- \"$@\" \"$a\";; esac; done\n",
+            sh_quote(d)
+        ));
+    }
+    text.push_str(&format!(
+        "exec {} -B{}/ \"$@\"{}\n",
+        sh_quote(&tc.gcc.display().to_string()),
+        sh_quote(&dir.display().to_string()),
+        append
+            .iter()
+            .map(|a| format!(" {}", sh_quote(a)))
+            .collect::<String>()
+    ));
+    write_script(&driver, &text)?;
+    Ok(driver)
+}
+
+/// Plants `f` under `dir`; returns the faulty toolchain.
+fn plant(tc: &Toolchain, f: &Fault, dir: &Path) -> Result<Toolchain> {
+    std::fs::create_dir_all(dir)?;
+    let mut ftc = tc.clone();
+    match f.plant {
+        Plant::Asm(program) => {
+            let real_as = prog_name(&tc.gcc, "as")?;
+            write_script(
+                &dir.join("as"),
+                &format!(
+                    "#!/bin/sh\n# Planted-fault assembler: rewrites .s inputs, then runs the real one.\n\
+                     n=0\n\
+                     for a do\n  shift\n  case \"$a\" in\n    *.s)\n      n=$((n+1)); t={}/input$$.$n.s\n      perl -pe {} \"$a\" > \"$t\" || exit 1\n      set -- \"$@\" \"$t\";;\n    *) set -- \"$@\" \"$a\";;\n  esac\ndone\nexec {} \"$@\"\n",
+                    sh_quote(&dir.display().to_string()),
+                    sh_quote(program),
+                    sh_quote(&real_as.display().to_string())
+                ),
+            )?;
+            ftc.gcc = wrapper_driver(tc, dir, &[], None)?;
+        }
+        Plant::DriverAppend(opts) => ftc.gcc = wrapper_driver(tc, dir, opts, None)?,
+        Plant::DriverDrop(prefix) => ftc.gcc = wrapper_driver(tc, dir, &[], Some(prefix))?,
+        Plant::StockGlibcUnderTest => ftc.sysroot = tc.old_sysroots[0].clone(),
+        Plant::PatchedGlibcAsOld => ftc.old_sysroots = vec![tc.sysroot.clone()],
+        Plant::SymbolValue(v) => ftc.sysroot = sysroot_with_symbol_value(&tc.sysroot, dir, v)?,
+        Plant::LibgccGuardOffset(off) => {
+            libgcc_with_guard_offset(tc, dir, off)?;
+            ftc.gcc = wrapper_driver(tc, dir, &[], None)?;
+        }
+    }
+    Ok(ftc)
+}
+
+/// A copy of `sysroot` under `dir/sysroot` (symbolic links to every entry,
+/// real copies of the directories on the way to `libc.so.6`) whose
+/// `libc.so.6` holds `value` in `__tcb_private_ss`.
+fn sysroot_with_symbol_value(sysroot: &Path, dir: &Path, value: i64) -> Result<PathBuf> {
+    let libc = checks::find_libc(sysroot).context("no libc.so.6 in the sysroot")?;
+    let libc = std::fs::canonicalize(&libc)?;
+    let rel = libc
+        .strip_prefix(std::fs::canonicalize(sysroot)?)
+        .context("libc.so.6 lies outside the sysroot")?
+        .to_path_buf();
+    let root = dir.join("sysroot");
+    // Mirror each directory on the way to libc.so.6; link everything else.
+    let mut from = std::fs::canonicalize(sysroot)?;
+    let mut to = root.clone();
+    std::fs::create_dir_all(&to)?;
+    let comps: Vec<_> = rel.components().collect();
+    for (i, c) in comps.iter().enumerate() {
+        for e in std::fs::read_dir(&from)? {
+            let e = e?;
+            if e.file_name() == c.as_os_str() {
+                continue;
+            }
+            std::os::unix::fs::symlink(e.path(), to.join(e.file_name()))?;
+        }
+        from = from.join(c);
+        to = to.join(c);
+        if i + 1 < comps.len() {
+            std::fs::create_dir_all(&to)?;
+        }
+    }
+    let mut data = std::fs::read(&libc)?;
+    let off = crate::elf::dynamic_symbol_file_offset(&data, "__tcb_private_ss")?;
+    data[off..off + 8].copy_from_slice(&value.to_le_bytes());
+    std::fs::write(&to, data)?;
+    Ok(root)
+}
+
+/// Writes `dir/libgcc.a`: the toolchain's `libgcc.a` whose `morestack.o`
+/// has `__morestack_get_guard` and `__morestack_set_guard` accessing TP +
+/// `off` (the imm9 of their `ldur`/`stur` rewritten).
+fn libgcc_with_guard_offset(tc: &Toolchain, dir: &Path, off: i64) -> Result<()> {
+    let libgcc = duct::cmd!(&tc.gcc, "-print-libgcc-file-name").read()?;
+    let ar = prog_name(&tc.gcc, "ar").or_else(|_| -> Result<PathBuf> {
+        let sibling = tc.gcc.with_file_name("aarch64-linux-gnu-ar");
+        if sibling.exists() {
+            Ok(sibling)
+        } else {
+            Ok(PathBuf::from("ar"))
+        }
+    })?;
+    let work = dir.join("ar");
+    std::fs::create_dir_all(&work)?;
+    let copy = dir.join("libgcc.a");
+    std::fs::copy(libgcc.trim(), &copy)?;
+    duct::cmd!(&ar, "x", &copy, "morestack.o")
+        .dir(&work)
+        .run()?;
+    let obj = work.join("morestack.o");
+    let mut data = std::fs::read(&obj)?;
+    let mut patched = 0;
+    for name in ["__morestack_get_guard", "__morestack_set_guard"] {
+        let (at, word) = crate::elf::tp_access_word(&data, name)?;
+        let imm9 = (off as u32) & 0x1ff;
+        let new = (word & !(0x1ff << 12)) | (imm9 << 12);
+        data[at..at + 4].copy_from_slice(&new.to_le_bytes());
+        patched += 1;
+    }
+    if patched != 2 {
+        bail!("morestack.o: guard accessors not found");
+    }
+    std::fs::write(&obj, data)?;
+    duct::cmd!(&ar, "r", &copy, "morestack.o")
+        .dir(&work)
+        .run()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_is_caught_only_when_every_owner_fails() {
+        let f = |s: &str| (s.to_string(), Outcome::Fail("x".into()));
+        let p = |s: &str| (s.to_string(), Outcome::Pass("x".into()));
+        let k = |s: &str| (s.to_string(), Outcome::Skip("x".into()));
+        assert!(judge_caught(None, &[f("a"), f("b")]));
+        assert!(!judge_caught(None, &[f("a"), p("b")]));
+        assert!(!judge_caught(None, &[f("a"), k("b")]));
+        assert!(!judge_caught(None, &[]));
+        assert!(!judge_caught(Some("not planted"), &[f("a")]));
+    }
+
+    #[test]
+    fn faults_cover_every_abi_section_and_name_real_checks() {
+        assert!(FAULTS.len() >= 20);
+        let ids: Vec<String> = checks::registry().into_iter().map(|c| c.id).collect();
+        let mut names: Vec<&str> = FAULTS.iter().map(|f| f.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), FAULTS.len(), "duplicate fault names");
+        for f in FAULTS {
+            assert!(!f.owners.is_empty(), "{}", f.name);
+            for o in f.owners {
+                assert!(ids.iter().any(|i| i == o), "{}: no check {o}", f.name);
+            }
+        }
+        for section in [
+            "(1", "(2)", "(3)", "4)", "5.1", "5.2", "5.3", "5.4", "5.7", "5.8", "(6)", "(7)",
+        ] {
+            assert!(
+                FAULTS.iter().any(|f| f.rule.contains(section)),
+                "no fault for docs/abi.md section {section}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_asm_rewrites_change_what_they_target() {
+        let perl = |prog: &str, input: &str| -> String {
+            duct::cmd!("perl", "-pe", prog)
+                .stdin_bytes(input)
+                .read()
+                .unwrap()
+        };
+        let asm = |f: &str| match FAULTS.iter().find(|x| x.name == f).unwrap().plant {
+            Plant::Asm(p) => p,
+            _ => panic!(),
+        };
+        let check = "\tmrs\tx9, tpidr_el0\n\tldur\tx9, [x9, #-8]\n\tcmp\tsp, x9\n\tb.lo\t.L5\n";
+        assert!(perl(asm("guard-offset"), check).contains("[x9, #-16]"));
+        assert!(perl(asm("guard-width"), check).contains("ldur\tw9"));
+        assert!(perl(asm("signed-branch"), check).contains("\tb.lt\t.L5"));
+        assert!(perl(asm("swapped-compare"), check).contains("cmp\tx9, sp"));
+        assert_eq!(
+            perl(asm("l-form-k-minus-1"), "\tsub\tx10, sp, #17, lsl #12"),
+            "\tsub\tx10, sp, #16, lsl #12"
+        );
+        assert_eq!(
+            perl(asm("h-form-short"), "\tmovk\tx10, #256, lsl #16"),
+            "\tmovk\tx10, #255, lsl #16"
+        );
+        assert_eq!(
+            perl(asm("cold-frame-short"), "\tsub\tx10, sp, #272"),
+            "\tsub\tx10, sp, #256"
+        );
+        assert_eq!(
+            perl(asm("cold-frame-short"), "\tsub\tx10, sp, #17, lsl #12"),
+            "\tsub\tx10, sp, #17, lsl #12"
+        );
+        let cold = "\tadrp\tx12, .L4\n\tadd\tx12, x12, :lo12:.L4\n\tb\t__morestack\n";
+        assert_eq!(
+            perl(asm("cold-register"), cold),
+            "\tadrp\tx13, .L4\n\tadd\tx13, x13, :lo12:.L4\n\tb\t__morestack"
+        );
+        assert_eq!(
+            perl(asm("cold-continuation"), cold),
+            "\tadrp\tx12, .L4+4\n\tadd\tx12, x12, :lo12:.L4+4\n\tb\t__morestack"
+        );
+        assert!(perl(asm("cold-branch-target"), cold).ends_with("b\t__morestack_non_split"));
+        assert_eq!(perl(asm("no-argument-pointer"), "\tmov\tx14, sp\n"), "");
+        assert_eq!(
+            perl(asm("no-bti-before-check"), "\thint\t34 // bti c\n"),
+            ""
+        );
+        assert_eq!(
+            perl(
+                asm("no-split-stack-note"),
+                "\t.section\t.note.GNU-split-stack,\"\",@progbits\n"
+            ),
+            ""
+        );
+        assert_eq!(
+            perl(
+                asm("no-no-split-stack-note"),
+                "\t.section\t.note.GNU-no-split-stack,\"\",@progbits\n"
+            ),
+            ""
+        );
+        assert_eq!(perl(asm("no-cfi"), "\t.cfi_startproc\n"), "");
+        assert_eq!(
+            perl(asm("thread-pointer-off"), "\tmrs\tx0, tpidr_el0\n"),
+            "\tmrs\tx0, tpidr_el0\n\tadd\tx0, x0, #16"
+        );
+    }
+
+    #[test]
+    fn the_wrapper_driver_passes_b_and_filters_options() {
+        let d = tempfile::tempdir().unwrap();
+        let tc = Toolchain {
+            gcc: "/bin/echo".into(),
+            sysroot: "/s".into(),
+            old_sysroots: vec![],
+            qemu: "qemu-aarch64".into(),
+            chroot: None,
+        };
+        let w = wrapper_driver(&tc, d.path(), &["-fuse-ld=bfd"], Some("-Wl,--split")).unwrap();
+        let out = duct::cmd!(&w, "-O2", "-Wl,--split-stack-adjust-size=0x10", "a b.c")
+            .read()
+            .unwrap();
+        assert_eq!(
+            out,
+            format!("-B{}/ -O2 a b.c -fuse-ld=bfd", d.path().display())
+        );
+    }
+}
