@@ -293,3 +293,144 @@ fn layout(p: &Probe) -> Outcome {
     };
     outcome
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::elf::{FunctionReloc, ObjectFunction};
+    use crate::prologue::reloc;
+
+    const MRS: u32 = 0xd53bd049; // mrs x9, tpidr_el0
+    const LDUR: u32 = 0xf85f8129; // ldur x9, [x9, #-8]
+    const CMP_SP: u32 = 0xeb2963ff; // cmp sp, x9
+    const BTI_C: u32 = 0xd503245f;
+    const MOV_X14: u32 = 0x910003ee; // mov x14, sp
+
+    /// A form S function: [prefix]; mrs; ldur; cmp sp, x9; b.lo .Lcold;
+    /// .Lcont: stp x29, x30, [sp, #-32]!; mov x29, sp; bl g; ldp; ret;
+    /// .Lcold: sub x10, sp, #cold; adrp x12, .Lcont; add x12, ...; b
+    /// __morestack.
+    fn s_function(prefix: &[u32], ldur: u32, cold: u32) -> ObjectFunction {
+        let p = prefix.len() as u64 * 4;
+        let mut w: Vec<u32> = prefix.to_vec();
+        w.extend([MRS, ldur, CMP_SP, 0x540000c3]); // b.lo +24
+        w.extend([0xa9be7bfd, 0x910003fd, 0x94000000, 0xa8c27bfd, 0xd65f03c0]);
+        w.extend([
+            0xd10003ea | (cold << 10),
+            0x9000000c,
+            0x9100018c,
+            0x14000000,
+        ]);
+        let cont = p + 16;
+        let rel = |at: u64, r_type, symbol: &str, local_target| FunctionReloc {
+            at: p + at,
+            r_type,
+            symbol: symbol.into(),
+            local_target,
+        };
+        ObjectFunction {
+            name: "f".into(),
+            code: w.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            morestack_relocs: vec![p + 48],
+            relocs: vec![
+                rel(24, 283, "g", None),
+                rel(40, reloc::ADR_PREL_PG_HI21, "", Some(cont as i64)),
+                rel(44, reloc::ADD_ABS_LO12_NC, "", Some(cont as i64)),
+                rel(48, reloc::JUMP26, "__morestack", None),
+            ],
+        }
+    }
+
+    fn form_s(min_bytes: u64, arg_pointer: bool) -> Expect {
+        Expect::Form {
+            form: "S",
+            min_bytes,
+            arg_pointer,
+        }
+    }
+
+    #[test]
+    fn a_correct_small_prologue_passes() {
+        let f = s_function(&[], LDUR, 32);
+        let fp = judge_function(&f, form_s(16, false), true, false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(fp.guard_offset, -8);
+        let f = s_function(&[BTI_C, MOV_X14], LDUR, 32);
+        assert!(judge_function(&f, form_s(16, true), true, true).is_ok());
+    }
+
+    #[test]
+    fn every_rule_of_judge_function_is_enforced() {
+        let good = s_function(&[], LDUR, 32);
+        let err = |f: &ObjectFunction, e: Expect, opt: bool, bti: bool| {
+            judge_function(f, e, opt, bti).unwrap_err()
+        };
+        // A check where none is expected (optimized code).
+        let e = err(&good, Expect::NoCheck, true, false);
+        assert!(e.contains("expected none"), "{e}");
+        // ... but -O0 may add one, which must then be right.
+        assert!(judge_function(&good, Expect::NoCheck, false, false)
+            .unwrap()
+            .is_some());
+        let bad_o0 = s_function(&[], 0xf85f0129, 32);
+        assert!(judge_function(&bad_o0, Expect::NoCheck, false, false).is_err());
+        // A function without a check where none is expected.
+        let plain = ObjectFunction {
+            name: "leaf".into(),
+            code: 0xd65f03c0u32.to_le_bytes().to_vec(),
+            morestack_relocs: vec![],
+            relocs: vec![],
+        };
+        assert!(judge_function(&plain, Expect::NoCheck, true, false)
+            .unwrap()
+            .is_none());
+        assert!(judge_function(&plain, form_s(0, false), true, false).is_err());
+        // The guard at another offset: ldur x9, [x9, #-16].
+        let e = err(
+            &s_function(&[], 0xf85f0129, 32),
+            form_s(16, false),
+            true,
+            false,
+        );
+        assert!(e.contains("TP-16"), "{e}");
+        // Two branches to __morestack.
+        let mut two = good.clone();
+        two.morestack_relocs.push(24);
+        let e = err(&two, form_s(16, false), true, false);
+        assert!(e.contains("2 branches"), "{e}");
+        // The cold block asks for less than the frame.
+        let e = err(&s_function(&[], LDUR, 16), form_s(16, false), true, false);
+        assert!(e.contains("frame its prologue allocates is 32"), "{e}");
+        // ... or more.
+        assert!(
+            judge_function(&s_function(&[], LDUR, 48), form_s(16, false), true, false).is_err()
+        );
+        // BTI on but no bti c.
+        let e = err(&good, form_s(16, false), true, true);
+        assert!(e.contains("bti c"), "{e}");
+        // Another form than the frame class's.
+        let e = err(
+            &good,
+            Expect::Form {
+                form: "L",
+                min_bytes: 4096,
+                arg_pointer: false,
+            },
+            true,
+            false,
+        );
+        assert!(e.contains("expected form L"), "{e}");
+        // Less than the frame the source declares.
+        let e = err(&good, form_s(64, false), true, false);
+        assert!(e.contains("at least 64"), "{e}");
+        // Stack arguments without the argument pointer.
+        let e = err(&good, form_s(16, true), true, false);
+        assert!(e.contains("argument pointer"), "{e}");
+        // A cold block whose x12 is not the continuation.
+        let mut cont = good.clone();
+        cont.relocs[1].local_target = Some(20);
+        let e = err(&cont, form_s(16, false), true, false);
+        assert!(e.contains("cold block"), "{e}");
+    }
+}
