@@ -445,19 +445,55 @@ mod tests {
     }
 
     #[test]
+    fn the_verdict_names_the_gate_or_the_counts() {
+        let mut r = report(vec![Outcome::Pass("a".into()), Outcome::Pass("b".into())]);
+        assert_eq!(judge_verdict(&r), "CONFORMANT");
+        r.results[1].outcome = Outcome::Fail("x".into());
+        assert_eq!(
+            judge_verdict(&r),
+            "NOT CONFORMANT: 1 check(s) failed, 0 skipped"
+        );
+        r.results[0].outcome = Outcome::Skip("y".into());
+        assert_eq!(
+            judge_verdict(&r),
+            "NOT CONFORMANT: 1 check(s) failed, 1 skipped"
+        );
+        // A failed gate is named, with the first line of its reason.
+        r.results[0].id = checks::split_stack::ACCEPTED.into();
+        r.results[0].outcome = Outcome::Fail("cc1: error: no\nmore".into());
+        assert_eq!(
+            judge_verdict(&r),
+            "NOT CONFORMANT: `-fsplit-stack` not supported by this toolchain (cc1: error: no)"
+        );
+        // A passing gate changes nothing.
+        r.results[0].outcome = Outcome::Pass("yes".into());
+        assert_eq!(
+            judge_verdict(&r),
+            "NOT CONFORMANT: 1 check(s) failed, 0 skipped"
+        );
+        assert_eq!(
+            judge_verdict(&report(vec![])),
+            "NOT CONFORMANT: 0 check(s) failed, 0 skipped"
+        );
+    }
+
+    #[test]
     fn render_lists_every_check_and_the_counts() {
         let r = report(vec![
             Outcome::Pass("ok".into()),
+            Outcome::Pass("ok".into()),
             Outcome::Fail("bad\nsecond line".into()),
+            Outcome::Fail("bad".into()),
+            Outcome::Fail("bad".into()),
             Outcome::Skip("later".into()),
         ]);
         let text = r.render();
         assert!(text.contains("PASS  c/0"), "{text}");
-        assert!(text.contains("FAIL  c/1"), "{text}");
+        assert!(text.contains("FAIL  c/2"), "{text}");
         assert!(text.contains("      second line"), "{text}");
-        assert!(text.contains("SKIP  c/2"), "{text}");
-        assert!(text.contains("1 passed, 1 failed, 1 skipped"), "{text}");
-        assert_eq!(r.counts(), (1, 1, 1));
+        assert!(text.contains("SKIP  c/5"), "{text}");
+        assert!(text.contains("2 passed, 3 failed, 1 skipped"), "{text}");
+        assert_eq!(r.counts(), (2, 3, 1));
     }
 
     #[test]

@@ -654,6 +654,71 @@ mod tests {
         );
     }
 
+    /// Fast paths that differ from a form of docs/abi.md 5.2 in one
+    /// instruction: each must be rejected.
+    #[test]
+    fn every_wrong_instruction_of_the_fast_path_is_rejected() {
+        const CMP_X10: u32 = 0xeb09015f; // cmp x10, x9
+        let sub_l = 0xd14047ea; // sub x10, sp, #17, lsl #12
+        let (movz, movk, sub_h) = (0xd280020a, 0xf2a0200a, 0xcb2a63ea);
+        // Sanity: the good forms parse.
+        assert!(parse_fast_path(&bytes(&[MRS, LDUR, CMP_SP, BLO_16])).is_ok());
+        assert!(parse_fast_path(&bytes(&[MRS, LDUR, sub_l, CMP_X10, BLO_16])).is_ok());
+        let h = parse_fast_path(&bytes(&[MRS, LDUR, movz, movk, sub_h, CMP_X10, BLO_16])).unwrap();
+        assert_eq!(h.form, FrameForm::MovzMovk { bytes: 0x0100_0010 });
+        assert_eq!(h.instructions, 7);
+        let bad: &[(&str, &[u32])] = &[
+            ("mrs x8", &[0xd53bd048, LDUR, CMP_SP, BLO_16]),
+            ("tpidr_el1", &[0xd538d089, LDUR, CMP_SP, BLO_16]),
+            ("msr", &[0xd51bd049, LDUR, CMP_SP, BLO_16]),
+            ("ldur x8", &[MRS, 0xf85f8128, CMP_SP, BLO_16]),
+            ("ldur from x8", &[MRS, 0xf85f8109, CMP_SP, BLO_16]),
+            ("cmn", &[MRS, LDUR, 0xab2963ff, BLO_16]),
+            ("subs x1", &[MRS, LDUR, 0xeb2963e1, BLO_16]),
+            ("cmp sp, x8", &[MRS, LDUR, 0xeb2863ff, BLO_16]),
+            ("sub x11", &[MRS, LDUR, 0xd14047eb, CMP_X10, BLO_16]),
+            ("sub from x1", &[MRS, LDUR, 0xd140442a, CMP_X10, BLO_16]),
+            ("add", &[MRS, LDUR, 0x914047ea, CMP_X10, BLO_16]),
+            ("no lsl #12", &[MRS, LDUR, 0xd10047ea, CMP_X10, BLO_16]),
+            ("cmp x11", &[MRS, LDUR, sub_l, 0xeb09017f, BLO_16]),
+            ("cmp x10, x8", &[MRS, LDUR, sub_l, 0xeb08015f, BLO_16]),
+            (
+                "movk x11",
+                &[MRS, LDUR, movz, 0xf2a0200b, sub_h, CMP_X10, BLO_16],
+            ),
+            (
+                "movk lsl 0",
+                &[MRS, LDUR, movz, 0xf280200a, sub_h, CMP_X10, BLO_16],
+            ),
+            (
+                "sub from x1 (H)",
+                &[MRS, LDUR, movz, movk, 0xcb2a602a, CMP_X10, BLO_16],
+            ),
+            (
+                "sub x11 (H)",
+                &[MRS, LDUR, movz, movk, 0xcb2b63ea, CMP_X10, BLO_16],
+            ),
+            (
+                "cmp x11 (H)",
+                &[MRS, LDUR, movz, movk, sub_h, 0xeb09017f, BLO_16],
+            ),
+            ("no branch", &[MRS, LDUR, CMP_SP, CMP_SP]),
+            ("backwards", &[MRS, LDUR, CMP_SP, 0x54ffffe3]),
+            ("paciasp first", &[0xd503233f, MRS, LDUR, CMP_SP, BLO_16]),
+            ("bti j first", &[0xd503249f, MRS, LDUR, CMP_SP, BLO_16]),
+            ("mov x14, x1", &[0x9100002e, MRS, LDUR, CMP_SP, BLO_16]),
+            ("add x14, sp, #16", &[0x910043ee, MRS, LDUR, CMP_SP, BLO_16]),
+            ("truncated", &[MRS, LDUR, CMP_SP]),
+        ];
+        for (what, words) in bad {
+            assert!(
+                parse_fast_path(&bytes(words)).is_err(),
+                "{what}: accepted {:?}",
+                parse_fast_path(&bytes(words))
+            );
+        }
+    }
+
     #[test]
     fn tp_relative_accesses_are_decoded() {
         assert_eq!(tp_access_offset(&bytes(&[MRS, LDUR, CMP_SP])), Ok(-8));

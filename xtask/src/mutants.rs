@@ -1,0 +1,325 @@
+//! `cargo xtask mutants`: mutation testing of the conformance suite's
+//! judging code with `cargo-mutants`.
+//!
+//! The judging code is every `judge_*` function and the decoders they
+//! rely on ([`JUDGING_FUNCTIONS`]); its unit tests (`cargo test -p conformance
+//! --lib`) must catch at least [`REQUIRED_PERCENT`] of the viable mutants,
+//! and every mutant they miss must be listed in [`EQUIVALENT`] with the
+//! reason it cannot change a verdict.  The full run writes
+//! `docs/mutants.md`; `--changed` tests only the mutants in lines of
+//! `conformance/src` changed since the commit that last wrote that report
+//! (what `cargo xtask test` runs, to fit CI's time).
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use crate::shell::{Cmd, Ui};
+
+/// Mutants examined: those inside the judging functions and decoders of
+/// the conformance crate (matched against cargo-mutants' mutant names).
+pub const JUDGING_FUNCTIONS: &[&str] = &[
+    r"judge_\w+",
+    "parse_fast_path",
+    "check_cold_block",
+    "continuation",
+    "frame_bytes",
+    "requested_bytes",
+    "tp_access_offset",
+    "local_target",
+    "unexpected",
+    "scratch",
+    "is_bti_c",
+    "is_x",
+    "is_sp",
+    "is_plain_reg",
+    "cold_sub_bytes",
+    "cold_block_target",
+    "first_error_line",
+    "summarize",
+    "offsets",
+    "info_lines",
+    "is_aarch64_linux_gnu",
+    "listing",
+    "FrameForm::name",
+    "Report::conformant",
+    "Report::counts",
+];
+
+/// The `--re` regex built from [`JUDGING_FUNCTIONS`].
+pub fn judging_re() -> String {
+    let alt = JUDGING_FUNCTIONS.join("|");
+    format!(" in ({alt})$|replace ({alt}) ")
+}
+
+/// Minimum share of viable mutants (caught + missed + timeout) that must
+/// be caught, in percent (issue 18).
+pub const REQUIRED_PERCENT: f64 = 90.0;
+
+/// Missed mutants that are equivalent (they cannot change any verdict),
+/// keyed by the mutant's name without its `:line:column`, with the reason.
+pub const EQUIVALENT: &[(&str, &str)] = &[];
+
+/// A mutant's name without the `:line:column` after its file, so that
+/// the key survives edits elsewhere in the file.
+pub fn stable_name(name: &str) -> String {
+    let mut parts = name.splitn(4, ':');
+    let file = parts.next().unwrap_or_default();
+    let _line = parts.next();
+    let _col = parts.next();
+    let rest = parts.next().unwrap_or_default().trim_start();
+    format!("{file}: {rest}")
+}
+
+/// Counts and lists of one run.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Summary {
+    pub caught: Vec<String>,
+    pub missed: Vec<String>,
+    pub timeout: Vec<String>,
+    pub unviable: Vec<String>,
+}
+
+impl Summary {
+    /// Caught mutants as a share of the viable ones, in percent (100 with
+    /// no viable mutant).
+    pub fn percent(&self) -> f64 {
+        let viable = self.caught.len() + self.missed.len() + self.timeout.len();
+        if viable == 0 {
+            100.0
+        } else {
+            100.0 * self.caught.len() as f64 / viable as f64
+        }
+    }
+
+    /// Missed mutants not explained in [`EQUIVALENT`].
+    pub fn unexplained(&self) -> Vec<&String> {
+        self.missed
+            .iter()
+            .filter(|m| {
+                let k = stable_name(m);
+                !EQUIVALENT.iter().any(|(e, _)| *e == k)
+            })
+            .collect()
+    }
+
+    /// Passed: at least [`REQUIRED_PERCENT`] caught, every missed mutant
+    /// explained, no timeout.
+    pub fn passed(&self) -> bool {
+        self.percent() >= REQUIRED_PERCENT
+            && self.unexplained().is_empty()
+            && self.timeout.is_empty()
+    }
+}
+
+/// Reads `mutants.out/{caught,missed,timeout,unviable}.txt`.
+pub fn read_summary(out: &Path) -> Result<Summary> {
+    let read = |f: &str| -> Result<Vec<String>> {
+        let p = out.join(f);
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+        Ok(text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect())
+    };
+    Ok(Summary {
+        caught: read("caught.txt")?,
+        missed: read("missed.txt")?,
+        timeout: read("timeout.txt")?,
+        unviable: read("unviable.txt")?,
+    })
+}
+
+/// The Markdown report.
+pub fn markdown(s: &Summary, command: &str, minutes: f64) -> String {
+    let viable = s.caught.len() + s.missed.len() + s.timeout.len();
+    let mut md = format!(
+        "# Mutation testing of the conformance suite's judging code\n\n\
+         Produced by `{command}` ({minutes:.0} min on 2 cores): `cargo-mutants` mutates every \
+         `judge_*` function and the decoders they use (`xtask/src/mutants.rs`, \
+         `JUDGING_FUNCTIONS`), one mutation at a time, and runs the crate's unit tests \
+         (`cargo test -p conformance --lib`).\n\n\
+         | | mutants |\n|---|---|\n| caught | {} |\n| missed | {} |\n| timeout | {} |\n| unviable (do not compile) | {} |\n| **caught of viable** | **{:.1}%** ({} of {viable}; required: {REQUIRED_PERCENT}%) |\n\n",
+        s.caught.len(),
+        s.missed.len(),
+        s.timeout.len(),
+        s.unviable.len(),
+        s.percent(),
+        s.caught.len(),
+    );
+    md.push_str("## Missed mutants and why each is equivalent\n\n");
+    if s.missed.is_empty() {
+        md.push_str("None.\n");
+    }
+    for m in &s.missed {
+        let k = stable_name(m);
+        let why = EQUIVALENT
+            .iter()
+            .find(|(e, _)| *e == k)
+            .map(|(_, w)| *w)
+            .unwrap_or("**NOT EXPLAINED**: a test is missing");
+        md.push_str(&format!("- `{m}`: {why}\n"));
+    }
+    if !s.timeout.is_empty() {
+        md.push_str("\n## Timeouts\n\n");
+        for m in &s.timeout {
+            md.push_str(&format!("- `{m}`\n"));
+        }
+    }
+    md
+}
+
+/// Runs cargo-mutants on the judging code; `diff`: only the mutants in
+/// this unified diff.  Returns the summary.
+fn run_mutants(ui: &Ui, repo: &Path, diff: Option<&Path>, out: &Path) -> Result<Summary> {
+    if Cmd::new("cargo")
+        .args(["mutants", "--version"])
+        .read()
+        .is_err()
+    {
+        bail!("cargo-mutants is not installed: cargo install --locked cargo-mutants");
+    }
+    let mut cmd = Cmd::new("cargo")
+        .args([
+            "mutants",
+            "-p",
+            "conformance",
+            "--no-shuffle",
+            "-j",
+            "1",
+            "-F",
+        ])
+        .arg(judging_re())
+        .arg("-o")
+        .arg(out)
+        .dir(repo);
+    if let Some(d) = diff {
+        cmd = cmd.arg("--in-diff").arg(d);
+    }
+    cmd = cmd.args(["--", "--lib"]);
+    let log = out.join("xtask-mutants.log");
+    std::fs::create_dir_all(out)?;
+    // cargo-mutants exits 2 when mutants were missed, 3 on timeouts: the
+    // summary files say what happened; only a missing summary is an error.
+    let _ = cmd.run_logged(ui, "mutants: cargo mutants", &log);
+    read_summary(&out.join("mutants.out"))
+        .with_context(|| format!("cargo mutants did not finish (log: {})", log.display()))
+}
+
+/// `cargo xtask mutants [--changed]`.
+pub fn run(ui: &Ui, repo: &Path, changed: bool) -> Result<bool> {
+    let report = repo.join("docs/mutants.md");
+    let scratch = tempfile::Builder::new().prefix("xtask-mutants").tempdir()?;
+    if changed {
+        let base = Cmd::new("git")
+            .args(["log", "-1", "--format=%H", "--", "docs/mutants.md"])
+            .dir(repo)
+            .read()?;
+        let base = base.trim();
+        if base.is_empty() {
+            bail!("docs/mutants.md was never committed: run `cargo xtask mutants` first");
+        }
+        let diff = Cmd::new("git")
+            .args(["diff", base, "--", "conformance/src"])
+            .dir(repo)
+            .read()?;
+        if diff.trim().is_empty() {
+            ui.line(format!(
+                "mutants: conformance/src unchanged since docs/mutants.md ({}): nothing to test",
+                &base[..base.len().min(12)]
+            ));
+            return Ok(true);
+        }
+        let diff_file = scratch.path().join("changes.diff");
+        std::fs::write(&diff_file, diff)?;
+        let s = run_mutants(ui, repo, Some(&diff_file), scratch.path())?;
+        ui.line(format!(
+            "mutants (changed lines since {}): {} caught, {} missed, {} timeout, {} unviable",
+            &base[..base.len().min(12)],
+            s.caught.len(),
+            s.missed.len(),
+            s.timeout.len(),
+            s.unviable.len()
+        ));
+        for m in s.unexplained() {
+            eprintln!("missed, not explained in xtask/src/mutants.rs EQUIVALENT: {m}");
+        }
+        for m in &s.timeout {
+            eprintln!("timeout: {m}");
+        }
+        return Ok(s.unexplained().is_empty() && s.timeout.is_empty());
+    }
+    let start = std::time::Instant::now();
+    let s = run_mutants(ui, repo, None, scratch.path())?;
+    let md = markdown(
+        &s,
+        "cargo xtask mutants",
+        start.elapsed().as_secs_f64() / 60.0,
+    );
+    std::fs::write(&report, md).with_context(|| format!("cannot write {}", report.display()))?;
+    ui.line(format!(
+        "mutants: {:.1}% of viable mutants caught ({} caught, {} missed, {} timeout, {} unviable); report: {}",
+        s.percent(),
+        s.caught.len(),
+        s.missed.len(),
+        s.timeout.len(),
+        s.unviable.len(),
+        report.display()
+    ));
+    for m in s.unexplained() {
+        eprintln!("missed, not explained: {m}");
+    }
+    Ok(s.passed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_lose_their_position() {
+        assert_eq!(
+            stable_name("conformance/src/lib.rs:191:9: replace Report::counts -> (usize, usize, usize) with (1, 1, 1)"),
+            "conformance/src/lib.rs: replace Report::counts -> (usize, usize, usize) with (1, 1, 1)"
+        );
+    }
+
+    #[test]
+    fn the_share_counts_viable_mutants_only() {
+        let v = |n: usize| {
+            (0..n)
+                .map(|i| format!("f.rs:{i}:1: m{i}"))
+                .collect::<Vec<_>>()
+        };
+        let s = Summary {
+            caught: v(9),
+            missed: v(1),
+            timeout: vec![],
+            unviable: v(50),
+        };
+        assert!((s.percent() - 90.0).abs() < 1e-9);
+        assert!(!s.passed(), "an unexplained missed mutant fails");
+        let s = Summary {
+            caught: v(8),
+            missed: vec![],
+            timeout: v(1),
+            unviable: vec![],
+        };
+        assert!(!s.passed(), "timeouts fail");
+        let s = Summary {
+            caught: v(3),
+            ..Default::default()
+        };
+        assert!(s.passed());
+        assert!(Summary::default().percent() == 100.0);
+    }
+
+    #[test]
+    fn the_filter_matches_judging_functions_only() {
+        let re = judging_re();
+        assert!(re.contains("judge_\\w+"));
+        assert!(re.starts_with(" in ("));
+    }
+}
