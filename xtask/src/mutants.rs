@@ -171,6 +171,33 @@ pub fn markdown(s: &Summary, command: &str, minutes: f64) -> String {
     md
 }
 
+/// The cargo-mutants release this project uses.
+pub const CARGO_MUTANTS_VERSION: &str = "27.1.0";
+
+/// Installs cargo-mutants with `cargo install --locked` if it is missing
+/// (about 5 minutes on 2 cores; crates.io is one of the package
+/// registries this project may use).
+pub fn ensure_installed(ui: &Ui) -> Result<()> {
+    if Cmd::new("cargo")
+        .args(["mutants", "--version"])
+        .read()
+        .is_ok()
+    {
+        return Ok(());
+    }
+    let log = std::env::temp_dir().join("cargo-install-cargo-mutants.log");
+    Cmd::new("cargo")
+        .args(["install", "--locked", "cargo-mutants", "--version"])
+        .arg(CARGO_MUTANTS_VERSION)
+        .run_logged(ui, "mutants: cargo install cargo-mutants", &log)
+        .with_context(|| {
+            format!(
+                "cannot install cargo-mutants {CARGO_MUTANTS_VERSION}; install it by hand: \
+                 cargo install --locked cargo-mutants"
+            )
+        })
+}
+
 /// Runs cargo-mutants on the judging code; `diff`: only the mutants in
 /// this unified diff.  Returns the summary.
 fn run_mutants(ui: &Ui, repo: &Path, diff: Option<&Path>, out: &Path) -> Result<Summary> {

@@ -4,7 +4,9 @@
 //! `docker/` lint, `install-glibc` into a scratch prefix, the conformance
 //! suite inside a Debian arm64 root filesystem (as root; otherwise it says
 //! SKIPPED), then `cargo test --workspace --all-targets` with the
-//! toolchain's location exported so the integration tests really use it.
+//! toolchain's location exported so the integration tests really use it,
+//! the conformance suite's planted-fault self-test, and mutation testing
+//! of the judging code changed since `docs/mutants.md`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -151,6 +153,24 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
         repo,
         &[(TOOLCHAIN_JSON_ENV, json.as_path())],
     )? {
+        return Ok(ExitCode::FAILURE);
+    }
+    ui.line("test: conformance --self-test (planted faults must be caught by their owning checks)");
+    let old: Vec<std::path::PathBuf> = info.old_sysroots.iter().map(|o| o.2.clone()).collect();
+    let tc = conformance::Toolchain::from_prefix(&info.prefix, &info.sysroot, &old)?;
+    let st = conformance::selftest::run(&tc, &[], &mut |m| ui.line(format!("self-test: {m}")))?;
+    if !st.passed() {
+        eprint!("{}", st.render());
+        return Ok(ExitCode::FAILURE);
+    }
+    let caught = st.faults.iter().filter(|r| r.caught()).count();
+    ui.line(format!(
+        "test: self-test: {caught} of {} planted faults caught",
+        st.faults.len()
+    ));
+    ui.line("test: cargo xtask mutants --changed (judging code changed since docs/mutants.md)");
+    crate::mutants::ensure_installed(ui)?;
+    if !crate::mutants::run(ui, repo, true)? {
         return Ok(ExitCode::FAILURE);
     }
     // The last line says what did not run: a skip is never a pass.
