@@ -735,6 +735,14 @@ mod tests {
         assert!(tp_access_offset(&bytes(&[LDUR, CMP_SP, BLO_16, CMP_SP, MRS, LDUR])).is_err());
         // Something else after mrs.
         assert!(tp_access_offset(&bytes(&[MRS, CMP_SP])).is_err());
+        // Another system register (tpidr_el1), or a store to tpidr_el0.
+        assert!(tp_access_offset(&bytes(&[0xd538d089, LDUR])).is_err());
+        assert!(tp_access_offset(&bytes(&[0xd51bd049, LDUR])).is_err());
+        // Writeback: ldr x9, [x9, #-8]!
+        assert!(tp_access_offset(&bytes(&[MRS, 0xf85f8d29])).is_err());
+        // The fifth instruction is too late.
+        assert!(tp_access_offset(&bytes(&[CMP_SP, CMP_SP, CMP_SP, CMP_SP, MRS, LDUR])).is_err());
+        assert_eq!(tp_access_offset(&bytes(&[CMP_SP, CMP_SP, CMP_SP, MRS, LDUR])), Ok(-8));
     }
 
     #[test]
