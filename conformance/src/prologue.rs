@@ -742,7 +742,10 @@ mod tests {
         assert!(tp_access_offset(&bytes(&[MRS, 0xf85f8d29])).is_err());
         // The fifth instruction is too late.
         assert!(tp_access_offset(&bytes(&[CMP_SP, CMP_SP, CMP_SP, CMP_SP, MRS, LDUR])).is_err());
-        assert_eq!(tp_access_offset(&bytes(&[CMP_SP, CMP_SP, CMP_SP, MRS, LDUR])), Ok(-8));
+        assert_eq!(
+            tp_access_offset(&bytes(&[CMP_SP, CMP_SP, CMP_SP, MRS, LDUR])),
+            Ok(-8)
+        );
     }
 
     #[test]
@@ -815,7 +818,101 @@ mod tests {
     }
 
     #[test]
+    fn every_wrong_instruction_of_the_cold_block_is_rejected() {
+        use crate::elf::FunctionReloc;
+        let rel = |at, r_type, symbol: &str, local_target| FunctionReloc {
+            at,
+            r_type,
+            symbol: symbol.into(),
+            local_target,
+        };
+        // [sub]; adrp x12; add x12, x12; b __morestack, continuation +100.
+        let run = |words: &[u32], form: FrameForm| {
+            let k = words.len() as u64 - 3;
+            let relocs = vec![
+                rel(4 * k, reloc::ADR_PREL_PG_HI21, "", Some(100)),
+                rel(4 * k + 4, reloc::ADD_ABS_LO12_NC, "", Some(100)),
+                rel(4 * k + 8, reloc::JUMP26, "__morestack", None),
+            ];
+            check_cold_block(&bytes(words), 0, form, &relocs, 100)
+        };
+        let (adrp, add, b) = (0x9000000c, 0x9100018c, 0x14000000);
+        let l = FrameForm::Sub { pages: 2 };
+        assert_eq!(run(&[adrp, add, b], l), Ok(None));
+        assert_eq!(
+            run(&[0xd10443ea, adrp, add, b], FrameForm::Small),
+            Ok(Some(272))
+        );
+        // 4096 bytes exactly is still form S; 8192 is not.
+        assert_eq!(
+            run(&[0xd14007ea, adrp, add, b], FrameForm::Small),
+            Ok(Some(4096))
+        );
+        assert!(run(&[0xd1400bea, adrp, add, b], FrameForm::Small).is_err());
+        for (what, words) in [
+            ("sub x11", &[0xd10443eb, adrp, add, b][..]),
+            ("sub from x1", &[0xd104402a, adrp, add, b]),
+            ("add", &[0x910443ea, adrp, add, b]),
+            ("adrp x13", &[0xd10443ea, 0x9000000d, add, b]),
+            ("add x13, x13", &[0xd10443ea, adrp, 0x910001ad, b]),
+            ("add x12, x13", &[0xd10443ea, adrp, 0x910001ac, b]),
+            ("add x13, x12", &[0xd10443ea, adrp, 0x9100018d, b]),
+            ("bl", &[0xd10443ea, adrp, add, 0x94000000]),
+        ] {
+            assert!(run(words, FrameForm::Small).is_err(), "{what}");
+        }
+    }
+
+    #[test]
+    fn pc_relative_targets_come_from_relocations_or_the_instruction() {
+        use crate::elf::FunctionReloc;
+        // b +8 at 0, resolved by the assembler.
+        let code = bytes(&[0x14000002, 0x14000002]);
+        assert_eq!(local_target(&code, 0, &[]), Ok(Some(8)));
+        assert_eq!(local_target(&code, 4, &[]), Ok(Some(12)));
+        // b.lo +16
+        assert_eq!(local_target(&bytes(&[BLO_16]), 0, &[]), Ok(Some(16)));
+        // A relocation wins.
+        let r = FunctionReloc {
+            at: 4,
+            r_type: reloc::JUMP26,
+            symbol: "x".into(),
+            local_target: None,
+        };
+        assert_eq!(local_target(&code, 4, &[r]), Ok(None));
+        // Not PC-relative.
+        assert_eq!(local_target(&bytes(&[CMP_SP]), 0, &[]), Ok(None));
+    }
+
+    #[test]
+    fn the_continuation_is_the_next_instruction_when_the_cold_block_is() {
+        // b.lo +4, and the cold block (at +16) starts with a b: the
+        // continuation is still +16 (a malformed cold block, judged later).
+        let code = bytes(&[MRS, LDUR, CMP_SP, 0x54000023, 0x14000005]);
+        let fp = parse_fast_path(&code).unwrap();
+        assert_eq!(fp.cold_at, 16);
+        assert_eq!(continuation(&code, &fp), Ok(16));
+    }
+
+    #[test]
     fn the_frame_is_the_sum_of_the_prologues_sp_decrements() {
+        // movz x16, #16; movn x16, #0; sub sp, sp, x16: x16 is not known.
+        assert_eq!(
+            frame_bytes(&bytes(&[0xd2800210, 0x92800010, 0xcb3063ff]), 0),
+            Ok(0)
+        );
+        // Subtractions that do not write SP, or do not start from SP.
+        assert_eq!(
+            frame_bytes(&bytes(&[0xd1004020, 0xd10043e0, 0xd10043ff, 0xd65f03c0]), 0),
+            Ok(16)
+        );
+        // Writeback with a positive offset frees stack.
+        assert_eq!(frame_bytes(&bytes(&[0xa9817bfd, 0xd65f03c0]), 0), Ok(0));
+        // Any other write of SP ends the prologue: mov sp, x29.
+        assert_eq!(
+            frame_bytes(&bytes(&[0xd10043ff, 0x910003bf, 0xd10083ff, 0xd65f03c0]), 0),
+            Ok(16)
+        );
         // stp x29, x30, [sp, #-32]!; mov x29, sp; sub sp, sp, #1, lsl #12;
         // sub sp, sp, #16; bl
         let code = bytes(&[0xa9be7bfd, 0x910003fd, 0xd14007ff, 0xd10043ff, 0x94000000]);
