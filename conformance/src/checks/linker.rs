@@ -50,10 +50,12 @@ fn decode_at(code: &[u8], at: u64) -> Result<yaxpeax_arm::armv8::a64::Instructio
 
 /// Checks a function's prologue after gold's rewrite for a call into
 /// non-split code (docs/abi.md, section 6, "Rewriting"): in form S the fast
-/// path now always takes the cold block (`b.lo` turned into `b`, or the far
-/// form's `b.hs` into `nop`) and the cold block's `sub x10, sp, #N` asks for
-/// at least `adjust` more bytes than before; in forms L and H the fast path
-/// keeps its `b.lo` and asks for at least `adjust` more bytes.  In every form
+/// path now always takes the cold block (`b.lo` turned into a `b` to the
+/// cold block, everything before it unchanged) and the cold block's `sub
+/// x10, sp, #N` asks for at least `adjust` more bytes than before; in forms
+/// L and H the fast path keeps its `b.lo` to the same cold block, its guard
+/// load, landing pad and argument pointer, and asks for at least `adjust`
+/// more bytes.  In every form
 /// the cold block branches to `__morestack_non_split` at `non_split` (an
 /// address in the executable).  `before` and `before_code` are the function
 /// before linking, `code` the linked function at address `func_addr`.
@@ -67,11 +69,25 @@ pub fn judge_rewritten(
     adjust: u64,
 ) -> Result<String, String> {
     use crate::prologue::{parse_fast_path, FrameForm};
-    use yaxpeax_arm::armv8::a64::Opcode;
+    use yaxpeax_arm::armv8::a64::{Opcode, Operand};
     let decode = |at: u64| decode_at(code, at);
     let branch = decode(before.branch_at)?;
     let how = match (before.form, branch.opcode) {
-        (FrameForm::Small, Opcode::B | Opcode::HINT) => {
+        (FrameForm::Small, Opcode::B) => {
+            let end = before.branch_at as usize;
+            if before_code.get(..end) != code.get(..end) {
+                return Err("the fast path before the branch was changed by the linker".into());
+            }
+            let to = match branch.operands[0] {
+                Operand::PCOffset(off) => before.branch_at as i64 + off,
+                _ => -1,
+            };
+            if to != before.cold_at as i64 {
+                return Err(format!(
+                    "+{}: `{branch}` after linking does not go to the cold block (+{})",
+                    before.branch_at, before.cold_at
+                ));
+            }
             let was = cold_sub_bytes(before_code, before.cold_at)?;
             let now = cold_sub_bytes(code, before.cold_at)?;
             if now < was + adjust {
@@ -90,6 +106,21 @@ pub fn judge_rewritten(
         }
         (_, Opcode::Bcc(_)) => {
             let after = parse_fast_path(code)?;
+            if (
+                after.cold_at,
+                after.guard_offset,
+                after.bti,
+                after.arg_pointer,
+            ) != (
+                before.cold_at,
+                before.guard_offset,
+                before.bti,
+                before.arg_pointer,
+            ) {
+                return Err(format!(
+                    "the fast path after linking is not the one before with a larger frame: {after:?}, before {before:?}"
+                ));
+            }
             let bytes = |f: FrameForm| match f {
                 FrameForm::Sub { pages } => u64::from(pages) * 4096,
                 FrameForm::MovzMovk { bytes } => bytes,
@@ -508,5 +539,124 @@ mod tests {
         assert!(e.contains("not __morestack"), "{e}");
         // A linked function shorter than the fast path.
         assert!(judge_unrewritten(&before, &obj, &link(good)[..8], 0x1000, 0x8000).is_err());
+    }
+
+    fn bytes(w: &[u32]) -> Vec<u8> {
+        w.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    /// `b` at `from` to `to` (addresses).
+    fn b(from: u64, to: u64) -> u32 {
+        0x14000000 | ((((to as i64 - from as i64) / 4) as u32) & 0x03ff_ffff)
+    }
+
+    #[test]
+    fn form_s_must_branch_to_its_cold_block_with_the_rest_unchanged() {
+        let words = s_form(0x14000000);
+        let before = crate::prologue::parse_fast_path(&bytes(&words)).unwrap();
+        let mut good = words;
+        good[3] = 0x14000001; // b +4: the cold block
+        good[4] = 0xd14407ea; // sub x10, sp, #0x101, lsl #12
+        good[7] = b(0x101c, 0x9000);
+        let ok = |w: &[u32]| {
+            judge_rewritten(&before, &bytes(&words), &bytes(w), 0x1000, 0x9000, 0x100000)
+        };
+        assert!(ok(&good).is_ok(), "{:?}", ok(&good));
+        // The check turned into a nop: the cold block is never taken.
+        let mut nop = good;
+        nop[3] = 0xd503201f;
+        assert!(ok(&nop).is_err());
+        // b elsewhere.
+        let mut elsewhere = good;
+        elsewhere[3] = 0x14000002;
+        let e = ok(&elsewhere).unwrap_err();
+        assert!(e.contains("does not go to the cold block"), "{e}");
+        // The guard load changed.
+        let mut load = good;
+        load[1] = 0xf85f0129;
+        let e = ok(&load).unwrap_err();
+        assert!(e.contains("before the branch was changed"), "{e}");
+        // The cold block's sub is no longer a sub x10, sp.
+        let mut sub = good;
+        sub[4] = 0xd14407eb; // sub x11
+        assert!(ok(&sub).is_err());
+    }
+
+    /// A form L function: mrs; ldur; sub x10, sp, #`pages`, lsl #12; cmp
+    /// x10, x9; b.lo +8; ret; adrp x12; add x12; b `cold_branch`.
+    fn l_form(pages: u32, cold_branch: u32) -> Vec<u8> {
+        bytes(&[
+            0xd53bd049,
+            0xf85f8129,
+            0xd14003ea | (pages << 10),
+            0xeb09015f,
+            0x54000043,
+            0xd65f03c0,
+            0x9000000c,
+            0x9100018c,
+            cold_branch,
+        ])
+    }
+
+    #[test]
+    fn forms_l_and_h_keep_b_lo_and_raise_the_frame() {
+        let obj = l_form(2, 0x14000000);
+        let before = crate::prologue::parse_fast_path(&obj).unwrap();
+        let at = |w: u32| l_form(258, w);
+        let to_non_split = b(0x1020, 0x9000);
+        let judge =
+            |code: &[u8], adjust| judge_rewritten(&before, &obj, code, 0x1000, 0x9000, adjust);
+        let h = judge(&at(to_non_split), 0x100000).unwrap();
+        assert_eq!(h, "frame raised from 8192 to 1056768 bytes");
+        // Raised, but not by the adjust size asked for.
+        let e = judge(&at(to_non_split), 0x200000).unwrap_err();
+        assert!(e.contains("not raised"), "{e}");
+        assert!(judge(&l_form(257, to_non_split), 0x100000).is_err());
+        // Unchanged.
+        assert!(judge(&l_form(2, to_non_split), 0x100000).is_err());
+        // The cold block still goes to __morestack (0x8000).
+        let e = judge(&at(b(0x1020, 0x8000)), 0x100000).unwrap_err();
+        assert!(e.contains("not __morestack_non_split"), "{e}");
+        // b.lo turned into b, as for form S.
+        let mut code = at(to_non_split);
+        code[16..20].copy_from_slice(&0x14000002u32.to_le_bytes());
+        let e = judge(&code, 0x100000).unwrap_err();
+        assert!(e.contains("must keep b.lo"), "{e}");
+        // b.lo to another place than the cold block.
+        let mut code = at(to_non_split);
+        code[16..20].copy_from_slice(&0x54000063u32.to_le_bytes()); // b.lo +12
+        assert!(judge(&code, 0x100000).is_err());
+        // The guard load changed.
+        let mut code = at(to_non_split);
+        code[4..8].copy_from_slice(&0xf85f0129u32.to_le_bytes());
+        assert!(judge(&code, 0x100000).is_err());
+
+        // Form H: movz x10, #0x10; movk x10, #hi, lsl #16; sub x10, sp, x10;
+        // cmp x10, x9; b.lo +8; ret; adrp; add; b.
+        let h_form = |hi: u32, cold: u32| {
+            bytes(&[
+                0xd53bd049,
+                0xf85f8129,
+                0xd280020a,
+                0xf2a0000a | (hi << 5),
+                0xcb2a63ea,
+                0xeb09015f,
+                0x54000043,
+                0xd65f03c0,
+                0x9000000c,
+                0x9100018c,
+                cold,
+            ])
+        };
+        let obj = h_form(0x100, 0x14000000);
+        let before = crate::prologue::parse_fast_path(&obj).unwrap();
+        let to_non_split = b(0x1028, 0x9000);
+        let judge = |code: &[u8]| judge_rewritten(&before, &obj, code, 0x1000, 0x9000, 0x100000);
+        assert_eq!(
+            judge(&h_form(0x110, to_non_split)).unwrap(),
+            "frame raised from 16777232 to 17825808 bytes"
+        );
+        assert!(judge(&h_form(0x10f, to_non_split)).is_err());
+        assert!(judge(&h_form(0x110, b(0x1028, 0x8000))).is_err());
     }
 }
