@@ -906,6 +906,21 @@ mod tests {
             frame_bytes(&bytes(&[0xd1004020, 0xd10043e0, 0xd10043ff, 0xd65f03c0]), 0),
             Ok(16)
         );
+        // movz x16, #1, lsl #16; sub sp, sp, x16
+        assert_eq!(
+            frame_bytes(&bytes(&[0xd2a00030, 0xcb3063ff]), 0),
+            Ok(0x10000)
+        );
+        // movz x16, #0x10, lsl #16; movk x16, #0x20, lsl #16: replaced.
+        assert_eq!(
+            frame_bytes(&bytes(&[0xd2a00210, 0xf2a00410, 0xcb3063ff]), 0),
+            Ok(0x200000)
+        );
+        // movz x16, #16; sub x0, sp, x16 (does not write SP)
+        assert_eq!(
+            frame_bytes(&bytes(&[0xd2800210, 0xcb3063e0, 0xd65f03c0]), 0),
+            Ok(0)
+        );
         // Writeback with a positive offset frees stack.
         assert_eq!(frame_bytes(&bytes(&[0xa9817bfd, 0xd65f03c0]), 0), Ok(0));
         // Any other write of SP ends the prologue: mov sp, x29.
