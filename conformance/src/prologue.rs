@@ -356,7 +356,6 @@ pub fn check_cold_block(
         let ok = i.opcode == Opcode::SUB && is_x(&i.operands[0], 10) && is_sp(&i.operands[1]);
         let size = match i.operands[2] {
             Operand::Immediate(v) if ok => v as u64,
-            Operand::ImmShift(v, 0) if ok => v as u64,
             Operand::ImmShift(v, 12) if ok => (v as u64) << 12,
             _ => {
                 return Err(unexpected(
@@ -966,6 +965,7 @@ mod tests {
         assert_eq!(judge_request(h(0x1000010), None, 0x1000010), Ok(()));
         assert!(judge_request(h(0x1000000), None, 0x1000010).is_err());
         assert!(judge_request(h(8192), None, 8192).is_err());
+        assert!(judge_request(h(SUB_FORM_LIMIT), None, SUB_FORM_LIMIT).is_err());
         assert_eq!(requested_bytes(l(3), None), 3 * 4096);
         assert_eq!(requested_bytes(s, None), 0);
     }

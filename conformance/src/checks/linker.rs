@@ -164,7 +164,6 @@ fn cold_sub_bytes(code: &[u8], at: u64) -> Result<u64, String> {
     let text = i.to_string();
     let bytes = match i.operands[2] {
         Operand::Immediate(v) => Some(u64::from(v)),
-        Operand::ImmShift(v, 0) => Some(u64::from(v)),
         Operand::ImmShift(v, 12) => Some(u64::from(v) << 12),
         _ => None,
     };
@@ -576,6 +575,26 @@ mod tests {
         load[1] = 0xf85f0129;
         let e = ok(&load).unwrap_err();
         assert!(e.contains("before the branch was changed"), "{e}");
+        // Raised by exactly the adjust size is enough.
+        let exact = 0x101000 - 272;
+        assert!(judge_rewritten(
+            &before,
+            &bytes(&words),
+            &bytes(&good),
+            0x1000,
+            0x9000,
+            exact
+        )
+        .is_ok());
+        assert!(judge_rewritten(
+            &before,
+            &bytes(&words),
+            &bytes(&good),
+            0x1000,
+            0x9000,
+            exact + 1
+        )
+        .is_err());
         // The cold block's sub is no longer a sub x10, sp.
         let mut sub = good;
         sub[4] = 0xd14407eb; // sub x11

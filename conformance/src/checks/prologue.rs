@@ -298,7 +298,7 @@ fn layout(p: &Probe) -> Outcome {
 mod tests {
     use super::*;
     use crate::elf::{FunctionReloc, ObjectFunction};
-    use crate::prologue::reloc;
+    use crate::prologue::{reloc, FastPath};
 
     const MRS: u32 = 0xd53bd049; // mrs x9, tpidr_el0
     const LDUR: u32 = 0xf85f8129; // ldur x9, [x9, #-8]
@@ -432,5 +432,40 @@ mod tests {
         cont.relocs[1].local_target = Some(20);
         let e = err(&cont, form_s(16, false), true, false);
         assert!(e.contains("cold block"), "{e}");
+    }
+
+    #[test]
+    fn the_listing_names_targets_only_when_they_are_right() {
+        let f = s_function(&[], LDUR, 32);
+        let fp = crate::prologue::parse_fast_path(&f.code).unwrap();
+        let list = |f: &ObjectFunction| crate::prologue::listing(f, &fp).unwrap();
+        assert_eq!(
+            list(&f),
+            "    mrs x9, tpidr_el0\n    ldur x9, [x9, #-0x8]\n    cmp sp, x9\n    b.lo .Lcold\n\
+             .Lcold:\n    sub x10, sp, #0x20\n    adrp x12, .Lcont\n    add x12, x12, :lo12:.Lcont\n\
+             \x20   b __morestack\n"
+        );
+        // x12 set to another place than the continuation.
+        let mut g = f.clone();
+        g.relocs[1].local_target = Some(20);
+        g.relocs[2].local_target = Some(36);
+        let t = list(&g);
+        assert!(
+            t.contains("adrp x12, +20\n") && t.contains("add x12, x12, :lo12:.Lcold\n"),
+            "{t}"
+        );
+        // Another register, another branch target.
+        let mut g = f.clone();
+        g.code[40..44].copy_from_slice(&0x9000000du32.to_le_bytes());
+        g.relocs[3].symbol = "__morestack_non_split".into();
+        let t = list(&g);
+        assert!(t.contains("adrp x13, .Lcont\n"), "{t}");
+        assert!(t.ends_with("    b __morestack_non_split\n"), "{t}");
+        // A signed branch shows as such.
+        let mut g = f.clone();
+        g.code[12..16].copy_from_slice(&0x540000cbu32.to_le_bytes()); // b.lt
+        let fp_lt = FastPath { ..fp.clone() };
+        let t = crate::prologue::listing(&g, &fp_lt).unwrap();
+        assert!(t.contains("    b.lt .Lcold\n"), "{t}");
     }
 }
