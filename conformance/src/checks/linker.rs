@@ -192,12 +192,16 @@ fn cold_block_target(
     } else {
         2
     };
+    // adrp/add, or one adr with -mcmodel=tiny (then the b comes one
+    // instruction earlier, possibly as the function's last word).
     let mut at = before.cold_at + 4 * n;
-    let mut b = decode(at)?;
-    if b.opcode != Opcode::B {
-        at -= 4;
-        b = decode(at)?;
-    }
+    let b = match decode(at) {
+        Ok(b) if b.opcode == Opcode::B => b,
+        _ => {
+            at -= 4;
+            decode(at)?
+        }
+    };
     let Operand::PCOffset(off) = b.operands[0] else {
         return Err(format!("+{at}: `{b}`, expected the cold block's b"));
     };
@@ -313,7 +317,7 @@ fn linker_stack_free_helpers(p: &Probe) -> Outcome {
 /// [`judge_rewritten`], against its prologue before linking (`before`,
 /// same order) and the adjust size `adjust` (bytes).  Returns one line per
 /// function, or the first error.
-fn judge_linked(
+fn rewrites_in_executable(
     exe: &std::path::Path,
     names: &[&str],
     before: &[(crate::prologue::FastPath, Vec<u8>)],
@@ -396,7 +400,7 @@ fn linker_non_split(p: &Probe) -> Outcome {
             return fail(format!("link with gold: {line}"));
         }
     };
-    let mut hows = match judge_linked(&exe, &names, &before, 0x100000) {
+    let mut hows = match rewrites_in_executable(&exe, &names, &before, 0x100000) {
         Ok(h) => h,
         Err(e) => return fail(e),
     };
@@ -410,7 +414,7 @@ fn linker_non_split(p: &Probe) -> Outcome {
             &["-fsplit-stack", "-fuse-ld=gold", &adjust_flag],
         )
         .map_err(|e| format!("{e:#}"))
-        .and_then(|exe| judge_linked(&exe, &names, &before, custom))
+        .and_then(|exe| rewrites_in_executable(&exe, &names, &before, custom))
     {
         Ok(_) => hows.push(format!(
             "--split-stack-adjust-size={custom:#x} honoured by every form"
@@ -446,7 +450,7 @@ fn linker_non_split(p: &Probe) -> Outcome {
         if let Err(e) = p
             .link(&format!("linker_gold_order{i}"), &objs, &all_flags)
             .map_err(|e| format!("{e:#}"))
-            .and_then(|exe| judge_linked(&exe, &names, &before, 0x100000))
+            .and_then(|exe| rewrites_in_executable(&exe, &names, &before, 0x100000))
         {
             return fail(format!("{what}: {e}"));
         }
@@ -677,5 +681,20 @@ mod tests {
         );
         assert!(judge(&h_form(0x10f, to_non_split)).is_err());
         assert!(judge(&h_form(0x110, b(0x1028, 0x8000))).is_err());
+    }
+
+    #[test]
+    fn the_tiny_cold_block_ends_one_instruction_earlier() {
+        // Form L with -mcmodel=tiny: ...; b.lo +8; ret; adr x12; b.
+        let obj = bytes(&[
+            0xd53bd049, 0xf85f8129, 0xd1400bea, 0xeb09015f, 0x54000043, 0xd65f03c0, 0x1000000c,
+            0x14000000,
+        ]);
+        let before = crate::prologue::parse_fast_path(&obj).unwrap();
+        let mut linked = obj.clone();
+        linked[28..32].copy_from_slice(&b(0x101c, 0x8000).to_le_bytes());
+        assert_eq!(cold_block_target(&before, &linked, 0x1000), Ok(0x8000));
+        assert!(judge_unrewritten(&before, &obj, &linked, 0x1000, 0x8000).is_ok());
+        assert!(judge_unrewritten(&before, &obj, &linked, 0x1000, 0x9000).is_err());
     }
 }

@@ -421,6 +421,13 @@ mod tests {
             false,
         );
         assert!(e.contains("expected form L"), "{e}");
+        // A check without a branch to __morestack is still a check.
+        let mut no_reloc = good.clone();
+        no_reloc.morestack_relocs.clear();
+        let e = err(&no_reloc, Expect::NoCheck, true, false);
+        assert!(e.contains("expected none"), "{e}");
+        // Exactly the frame the source declares is enough.
+        assert!(judge_function(&good, form_s(32, false), true, false).is_ok());
         // Less than the frame the source declares.
         let e = err(&good, form_s(64, false), true, false);
         assert!(e.contains("at least 64"), "{e}");
