@@ -198,6 +198,18 @@ impl<'a> Probe<'a> {
     /// inside ROOT.  Errors: `exe` or `sysroot` outside the root
     /// filesystem in chroot mode, or the runner cannot be started.
     pub fn run(&self, exe: &Path, sysroot: &Path, env: &[(&str, &str)]) -> Result<Run> {
+        self.run_on_cpu(exe, sysroot, env, None)
+    }
+
+    /// [`Probe::run`] on the qemu CPU model `cpu` (`QEMU_CPU`, e.g. `max`
+    /// for BTI, PAC and SVE; `None`: qemu's default).
+    pub fn run_on_cpu(
+        &self,
+        exe: &Path,
+        sysroot: &Path,
+        env: &[(&str, &str)],
+        cpu: Option<&str>,
+    ) -> Result<Run> {
         let mut args: Vec<std::ffi::OsString> = Vec::new();
         let mut guest_env: Vec<(&str, &str)> = Vec::new();
         let (program, runner): (PathBuf, String) = match &self.tc.chroot {
@@ -233,6 +245,10 @@ impl<'a> Probe<'a> {
             }
         };
         let mut e = duct::cmd(program, args).env_remove("QEMU_LD_PREFIX");
+        e = match cpu {
+            Some(c) => e.env("QEMU_CPU", c),
+            None => e.env_remove("QEMU_CPU"),
+        };
         for (k, v) in guest_env {
             e = e.env(k, v);
         }

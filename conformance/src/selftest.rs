@@ -29,6 +29,9 @@ pub enum Plant {
     /// The wrapper assembler applies this Perl substitution program
     /// (`perl -pe`) to every assembly file the compiler writes.
     Asm(&'static str),
+    /// The same on the whole assembly file at once (`perl -0777 -pe`),
+    /// for rewrites that span lines.
+    AsmFile(&'static str),
     /// The wrapper driver appends these options to every invocation.
     DriverAppend(&'static [&'static str]),
     /// The wrapper driver drops every option that starts with this text.
@@ -140,6 +143,12 @@ pub const FAULTS: &[Fault] = &[
         rule: "with BTI, bti c comes first, before the check (5.2)",
         owners: &[LAYOUT],
         plant: Plant::Asm(r"s/^\t(bti\tc|hint\t34)\b.*$//"),
+    },
+    Fault {
+        name: "no-bti-at-continuation",
+        rule: "with BTI, the continuation .Lcont starts with bti c: __morestack enters it with blr x12 (5.2, 5.3)",
+        owners: &["runtime/bti"],
+        plant: Plant::AsmFile(r"s/(\tb\.lo\t\.L\w+\n\.L\w+:\n)\t(?:bti\tc|hint\t34)[^\n]*\n/$1/g"),
     },
     Fault {
         name: "no-split-stack-note",
@@ -472,15 +481,20 @@ fn plant(tc: &Toolchain, f: &Fault, dir: &Path) -> Result<Toolchain> {
     std::fs::create_dir_all(dir)?;
     let mut ftc = tc.clone();
     match f.plant {
-        Plant::Asm(program) => {
+        Plant::Asm(program) | Plant::AsmFile(program) => {
+            let perl = match f.plant {
+                Plant::AsmFile(_) => "perl -0777 -pe",
+                _ => "perl -pe",
+            };
             let real_as = prog_name(&tc.gcc, "as")?;
             write_script(
                 &dir.join("as"),
                 &format!(
                     "#!/bin/sh\n# Planted-fault assembler: rewrites .s inputs, then runs the real one.\n\
                      n=0\n\
-                     for a do\n  shift\n  case \"$a\" in\n    *.s)\n      n=$((n+1)); t={}/input$$.$n.s\n      perl -pe {} \"$a\" > \"$t\" || exit 1\n      set -- \"$@\" \"$t\";;\n    *) set -- \"$@\" \"$a\";;\n  esac\ndone\nexec {} \"$@\"\n",
+                     for a do\n  shift\n  case \"$a\" in\n    *.s)\n      n=$((n+1)); t={}/input$$.$n.s\n      {} {} \"$a\" > \"$t\" || exit 1\n      set -- \"$@\" \"$t\";;\n    *) set -- \"$@\" \"$a\";;\n  esac\ndone\nexec {} \"$@\"\n",
                     sh_quote(&dir.display().to_string()),
+                    perl,
                     sh_quote(program),
                     sh_quote(&real_as.display().to_string())
                 ),
@@ -629,6 +643,22 @@ mod tests {
             Plant::Asm(p) => p,
             _ => panic!(),
         };
+        let whole = |f: &str, input: &str| -> String {
+            let Plant::AsmFile(p) = FAULTS.iter().find(|x| x.name == f).unwrap().plant else {
+                panic!()
+            };
+            duct::cmd!("perl", "-0777", "-pe", p)
+                .stdin_bytes(input)
+                .read()
+                .unwrap()
+        };
+        assert_eq!(
+            whole(
+                "no-bti-at-continuation",
+                "\thint\t34 // bti c\n\tmrs\tx9, tpidr_el0\n\tb.lo\t.L6\n.L7:\n\thint\t34 // bti c\n\thint\t25 // paciasp\n"
+            ),
+            "\thint\t34 // bti c\n\tmrs\tx9, tpidr_el0\n\tb.lo\t.L6\n.L7:\n\thint\t25 // paciasp"
+        );
         let check = "\tmrs\tx9, tpidr_el0\n\tldur\tx9, [x9, #-8]\n\tcmp\tsp, x9\n\tb.lo\t.L5\n";
         assert!(perl(asm("guard-offset"), check).contains("[x9, #-16]"));
         assert!(perl(asm("guard-width"), check).contains("ldur\tw9"));

@@ -39,6 +39,8 @@ pub struct RuntimeCase {
     pub flags: &'static [&'static str],
     /// The exact expected standard output.
     pub expect: &'static str,
+    /// The qemu CPU model to run it on (`QEMU_CPU`; `None`: the default).
+    pub cpu: Option<&'static str>,
 }
 
 pub const RECURSION_SRC: &str = include_str!("../../cases/recursion.c");
@@ -49,6 +51,7 @@ const COROUTINES_SRC: &str = include_str!("../../cases/coroutines.c");
 const UNWIND_SRC: &str = include_str!("../../cases/unwind.c");
 const IPA_RA_SRC: &str = include_str!("../../cases/ipa_ra.c");
 const LONGJMP_SRC: &str = include_str!("../../cases/longjmp.c");
+const BTI_SRC: &str = include_str!("../../cases/bti.c");
 
 /// The runtime cases, in report order.
 pub const RUNTIME_CASES: &[RuntimeCase] = &[
@@ -59,6 +62,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: RECURSION_SRC,
         flags: &["-O2", "-pthread"],
         expect: "recursion ok\n",
+        cpu: None,
     },
     RuntimeCase {
         id: "runtime/deep-recursion-O0",
@@ -67,6 +71,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: RECURSION_SRC,
         flags: &["-O0", "-pthread"],
         expect: "recursion ok\n",
+        cpu: None,
     },
     RuntimeCase {
         id: "runtime/static-pthread",
@@ -75,6 +80,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: RECURSION_SRC,
         flags: &["-O2", "-static", "-pthread"],
         expect: "recursion ok\n",
+        cpu: None,
     },
     RuntimeCase {
         id: "runtime/arguments",
@@ -83,6 +89,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: ARGS_SRC,
         flags: &["-O2"],
         expect: "args ok 1\n",
+        cpu: None,
     },
     RuntimeCase {
         id: "runtime/arguments-O0",
@@ -91,6 +98,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: ARGS_SRC,
         flags: &["-O0"],
         expect: "args ok 1\n",
+        cpu: None,
     },
     RuntimeCase {
         id: "runtime/signals",
@@ -99,6 +107,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: SIGNALS_SRC,
         flags: &["-O2"],
         expect: "signals ok\n",
+        cpu: None,
     },
     RuntimeCase {
         id: "runtime/coroutines",
@@ -107,6 +116,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: COROUTINES_SRC,
         flags: &["-O2"],
         expect: "coroutines ok\n",
+        cpu: None,
     },
     RuntimeCase {
         id: "runtime/unwind",
@@ -115,6 +125,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: UNWIND_SRC,
         flags: &["-O2", "-fexceptions", "-pthread"],
         expect: "unwind ok\n",
+        cpu: None,
     },
     RuntimeCase {
         id: "runtime/unwind-static",
@@ -123,6 +134,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: UNWIND_SRC,
         flags: &["-O2", "-fexceptions", "-static", "-pthread"],
         expect: "unwind ok\n",
+        cpu: None,
     },
     RuntimeCase {
         id: "runtime/ipa-ra",
@@ -131,6 +143,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: IPA_RA_SRC,
         flags: &["-O2", "-fipa-ra"],
         expect: "ipa-ra ok\n",
+        cpu: None,
     },
     RuntimeCase {
         id: "runtime/ipa-ra-O3",
@@ -139,6 +152,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: IPA_RA_SRC,
         flags: &["-O3"],
         expect: "ipa-ra ok\n",
+        cpu: None,
     },
     RuntimeCase {
         id: "runtime/longjmp-fortify",
@@ -147,6 +161,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: LONGJMP_SRC,
         flags: &["-O2", "-D_FORTIFY_SOURCE=2", "-pthread"],
         expect: "longjmp ok\n",
+        cpu: None,
     },
     RuntimeCase {
         id: "runtime/hardened",
@@ -165,6 +180,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
             "-pthread",
         ],
         expect: "longjmp ok\n",
+        cpu: None,
     },
     RuntimeCase {
         id: "runtime/alloca",
@@ -173,6 +189,24 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: ALLOCA_SRC,
         flags: &["-O2"],
         expect: "alloca ok\n",
+        cpu: None,
+    },
+    RuntimeCase {
+        id: "runtime/bti",
+        title: "BTI enforced on the whole text: blr into continuations, indirect calls, forced unwinding through __morestack",
+        file: "bti.c",
+        src: BTI_SRC,
+        flags: &[
+            "-O2",
+            "-mbranch-protection=standard",
+            "-fexceptions",
+            "-pthread",
+            "-fPIE",
+            "-pie",
+            "-Wl,-z,now",
+        ],
+        expect: "bti ok\n",
+        cpu: Some("max"),
     },
 ];
 
@@ -194,7 +228,7 @@ fn runtime_case(p: &Probe, case: &RuntimeCase) -> Outcome {
         Ok(e) => e,
         Err(e) => return Outcome::Fail(format!("compile {}: {e:#}", case.file)),
     };
-    match p.run(&exe, &p.tc.sysroot, &[]) {
+    match p.run_on_cpu(&exe, &p.tc.sysroot, &[], case.cpu) {
         Ok(r) => judge_run(case, &r),
         Err(e) => Outcome::Fail(format!("run: {e:#}")),
     }
