@@ -164,7 +164,7 @@ impl<'a> Probe<'a> {
         args.push("-o".into());
         args.push(out.clone().into());
         let o = run_bounded(
-            duct::cmd(&self.tc.gcc, args),
+            duct::cmd(self.tc.gcc.as_os_str().to_owned(), args),
             COMPILE_TIMEOUT_SECS,
             &self.tc.gcc.display().to_string(),
         )?;
@@ -244,7 +244,9 @@ impl<'a> Probe<'a> {
                 ("chroot".into(), format!("chroot {}", root.display()))
             }
         };
-        let mut e = duct::cmd(program, args).env_remove("QEMU_LD_PREFIX");
+        // As an OsString: duct runs a relative `Path` from the current
+        // directory instead of searching PATH.
+        let mut e = duct::cmd(program.into_os_string(), args).env_remove("QEMU_LD_PREFIX");
         e = match cpu {
             Some(c) => e.env("QEMU_CPU", c),
             None => e.env_remove("QEMU_CPU"),
@@ -268,6 +270,22 @@ impl<'a> Probe<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn programs_are_found_through_path() {
+        // qemu-aarch64 is given as a bare name: it must be searched in PATH.
+        let tc = Toolchain {
+            gcc: "sh".into(),
+            sysroot: "/".into(),
+            old_sysroots: vec![],
+            qemu: "true".into(),
+            chroot: None,
+        };
+        let d = tempfile::tempdir().unwrap();
+        let p = Probe::new(&tc, d.path());
+        let r = p.run(Path::new("/x"), Path::new("/"), &[]).unwrap();
+        assert_eq!(r.code, Some(0), "{r:?}");
+    }
 
     #[test]
     fn a_hung_child_is_killed_at_the_deadline() {

@@ -297,11 +297,17 @@ pub mod reloc {
 /// The continuation `.Lcont` of a fast path, in bytes from the function's
 /// start (docs/abi.md, 5.2 and 5.3): the instruction after the `b.lo`;
 /// at -O0, where the cold block stays right after the check, the fast
-/// path jumps over it with a `b`, and `.Lcont` is that branch's target.
-pub fn continuation(code: &[u8], fp: &FastPath) -> Result<u64, String> {
+/// path jumps over it with a `b` (resolved by the assembler: no
+/// relocation in `relocs`), and `.Lcont` is that branch's target.  A `b`
+/// with a relocation there is the function's body (a tail call).
+pub fn continuation(
+    code: &[u8],
+    fp: &FastPath,
+    relocs: &[crate::elf::FunctionReloc],
+) -> Result<u64, String> {
     let at = fp.branch_at + 4;
     let i = decode(code, at as usize)?;
-    if at == fp.cold_at || i.opcode != Opcode::B {
+    if at == fp.cold_at || i.opcode != Opcode::B || relocs.iter().any(|r| r.at == at) {
         return Ok(at);
     }
     let Operand::PCOffset(off) = i.operands[0] else {
@@ -453,10 +459,10 @@ pub fn frame_bytes(code: &[u8], cont: u64) -> Result<u64, String> {
         let writes_sp = matches!(i.operands[0], Operand::RegisterOrSP(SizeCode::X, 31));
         match (i.opcode, i.operands[0], i.operands[1], i.operands[2]) {
             (Opcode::SUB, _, op1, Operand::Immediate(v)) if writes_sp && is_sp(&op1) => {
-                total += u64::from(v)
+                total = total.saturating_add(u64::from(v))
             }
             (Opcode::SUB, _, op1, Operand::ImmShift(v, sh)) if writes_sp && is_sp(&op1) => {
-                total += u64::from(v) << sh
+                total = total.saturating_add(u64::from(v) << sh)
             }
             (Opcode::SUB, _, op1, op2) if writes_sp && is_sp(&op1) => {
                 let n = match op2 {
@@ -466,17 +472,38 @@ pub fn frame_bytes(code: &[u8], cont: u64) -> Result<u64, String> {
                     _ => break,
                 };
                 match consts[usize::from(n)] {
-                    Some(v) => total += v,
+                    Some(v) => total = total.saturating_add(v),
                     None => break,
                 }
             }
-            (Opcode::MOVZ, Operand::Register(SizeCode::X, n), Operand::ImmShift(v, sh), _) => {
+            (Opcode::MOVZ, Operand::Register(_, n), Operand::ImmShift(v, sh), _) => {
                 consts[usize::from(n)] = Some(u64::from(v) << sh)
             }
-            (Opcode::MOVN, Operand::Register(SizeCode::X, n), _, _) => {
-                consts[usize::from(n)] = None
+            (Opcode::MOVN, Operand::Register(size, n), Operand::ImmShift(v, sh), _) => {
+                consts[usize::from(n)] = match size {
+                    SizeCode::W => Some(u64::from(!(u32::from(v) << sh))),
+                    SizeCode::X => Some(!(u64::from(v) << sh)),
+                }
             }
-            (Opcode::MOVK, Operand::Register(SizeCode::X, n), Operand::ImmShift(v, sh), _) => {
+            // mov wN/xN, #bitmask (orr with the zero register); a W
+            // write is zero-extended.
+            (
+                Opcode::ORR,
+                Operand::Register(size, n) | Operand::RegisterOrSP(size, n),
+                Operand::Register(_, 31),
+                imm,
+            ) if n != 31 => {
+                let v = match imm {
+                    Operand::Imm64(v) => Some(v),
+                    Operand::Immediate(v) => Some(u64::from(v)),
+                    _ => None,
+                };
+                consts[usize::from(n)] = v.map(|v| match size {
+                    SizeCode::W => v & 0xffff_ffff,
+                    SizeCode::X => v,
+                });
+            }
+            (Opcode::MOVK, Operand::Register(_, n), Operand::ImmShift(v, sh), _) => {
                 if let Some(c) = consts[usize::from(n)].as_mut() {
                     *c = (*c & !(0xffff << sh)) | (u64::from(v) << sh);
                 }
@@ -490,7 +517,7 @@ pub fn frame_bytes(code: &[u8], cont: u64) -> Result<u64, String> {
             | (Opcode::STR | Opcode::STUR, _, Operand::RegPreIndex(31, off, true), _)
                 if off < 0 =>
             {
-                total += off.unsigned_abs() as u64
+                total = total.saturating_add(off.unsigned_abs() as u64)
             }
             _ if writes_sp => break,
             _ => {}
@@ -557,7 +584,7 @@ pub const SUB_FORM_LIMIT: u64 = 0xfff000;
 /// instructions.
 pub fn listing(f: &crate::elf::ObjectFunction, fp: &FastPath) -> Result<String, String> {
     let code = &f.code;
-    let cont = continuation(code, fp)?;
+    let cont = continuation(code, fp, &f.relocs)?;
     let label = |at: u64| -> Result<String, String> {
         if let Some(r) = f.relocs.iter().find(|r| r.at == at && !r.symbol.is_empty()) {
             return Ok(r.symbol.clone());
@@ -890,20 +917,33 @@ mod tests {
         let code = bytes(&[MRS, LDUR, CMP_SP, 0x54000023, 0x14000005]);
         let fp = parse_fast_path(&code).unwrap();
         assert_eq!(fp.cold_at, 16);
-        assert_eq!(continuation(&code, &fp), Ok(16));
+        assert_eq!(continuation(&code, &fp, &[]), Ok(16));
     }
 
     #[test]
     fn the_frame_is_the_sum_of_the_prologues_sp_decrements() {
-        // movz x16, #16; movn x16, #0; sub sp, sp, x16: x16 is not known.
+        // movz x16, #16; movn x16, #0 (x16 = !0); sub sp, sp, x16.
         assert_eq!(
             frame_bytes(&bytes(&[0xd2800210, 0x92800010, 0xcb3063ff]), 0),
-            Ok(0)
+            Ok(u64::MAX)
         );
+        // A register the prologue did not set: sub sp, sp, x1.
+        assert_eq!(frame_bytes(&bytes(&[0xd10043ff, 0xcb2163ff]), 0), Ok(16));
         // Subtractions that do not write SP, or do not start from SP.
         assert_eq!(
             frame_bytes(&bytes(&[0xd1004020, 0xd10043e0, 0xd10043ff, 0xd65f03c0]), 0),
             Ok(16)
+        );
+        // mov w12, #0x100010 (orr, bitmask immediate); sub sp, sp, x12:
+        // GCC's -O2 frame_1m.
+        assert_eq!(
+            frame_bytes(&bytes(&[0x320c83ec, 0xcb2c63ff]), 0),
+            Ok(0x100010)
+        );
+        // movn x16, #0xf, lsl #16 (x16 = !0xf0000); sub sp, sp, x16
+        assert_eq!(
+            frame_bytes(&bytes(&[0x92a001f0, 0xcb3063ff]), 0),
+            Ok(!0xf0000u64)
         );
         // movz x16, #1, lsl #16; sub sp, sp, x16
         assert_eq!(
@@ -975,16 +1015,25 @@ mod tests {
         let fp = parse_fast_path(&bytes(&[MRS, LDUR, CMP_SP, BLO_16])).unwrap();
         // b.lo at +12 -> +28; the next instruction is the continuation.
         let mut code = bytes(&[MRS, LDUR, CMP_SP, BLO_16, 0xd503201f]);
-        assert_eq!(continuation(&code, &fp), Ok(16));
+        assert_eq!(continuation(&code, &fp, &[]), Ok(16));
         // -O0: b.lo +8; b +20 (over the cold block at +20).
         let code0 = bytes(&[MRS, LDUR, CMP_SP, 0x54000043, 0x14000005]);
         let fp0 = parse_fast_path(&code0).unwrap();
         assert_eq!(fp0.cold_at, 20);
-        assert_eq!(continuation(&code0, &fp0), Ok(36));
+        assert_eq!(continuation(&code0, &fp0, &[]), Ok(36));
         // A `b` backwards is not a jump over the cold block.
         code.truncate(16);
         code.extend(0x17ffffffu32.to_le_bytes());
         let fpb = parse_fast_path(&code).unwrap();
-        assert!(continuation(&code, &fpb).is_err());
+        assert!(continuation(&code, &fpb, &[]).is_err());
+        // A tail call right after the check (b with a relocation) is the
+        // body: the continuation is the next instruction.
+        let tail = crate::elf::FunctionReloc {
+            at: 16,
+            r_type: reloc::JUMP26,
+            symbol: "callee".into(),
+            local_target: None,
+        };
+        assert_eq!(continuation(&code, &fpb, &[tail]), Ok(16));
     }
 }

@@ -434,7 +434,7 @@ fn sh_quote(s: &str) -> String {
 
 /// The real program `name` the driver uses (`-print-prog-name`).
 fn prog_name(gcc: &Path, name: &str) -> Result<PathBuf> {
-    let out = duct::cmd!(gcc, format!("-print-prog-name={name}"))
+    let out = duct::cmd!(gcc.as_os_str(), format!("-print-prog-name={name}"))
         .read()
         .with_context(|| format!("cannot run {}", gcc.display()))?;
     let p = PathBuf::from(out.trim());
@@ -555,7 +555,7 @@ fn sysroot_with_symbol_value(sysroot: &Path, dir: &Path, value: i64) -> Result<P
 /// has `__morestack_get_guard` and `__morestack_set_guard` accessing TP +
 /// `off` (the imm9 of their `ldur`/`stur` rewritten).
 fn libgcc_with_guard_offset(tc: &Toolchain, dir: &Path, off: i64) -> Result<()> {
-    let libgcc = duct::cmd!(&tc.gcc, "-print-libgcc-file-name").read()?;
+    let libgcc = duct::cmd!(tc.gcc.as_os_str(), "-print-libgcc-file-name").read()?;
     let ar = prog_name(&tc.gcc, "ar").or_else(|_| -> Result<PathBuf> {
         let sibling = tc.gcc.with_file_name("aarch64-linux-gnu-ar");
         if sibling.exists() {

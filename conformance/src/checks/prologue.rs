@@ -199,7 +199,7 @@ pub fn judge_function(
             f.morestack_relocs.len()
         ));
     }
-    let cont = continuation(&f.code, &fp).map_err(|e| format!("{}: {e}", f.name))?;
+    let cont = continuation(&f.code, &fp, &f.relocs).map_err(|e| format!("{}: {e}", f.name))?;
     let small = check_cold_block(&f.code, fp.cold_at, fp.form, &f.relocs, cont)
         .map_err(|e| format!("{}: cold block: {e}", f.name))?;
     let requested = requested_bytes(fp.form, small);
