@@ -87,10 +87,10 @@ pub const FAULTS: &[Fault] = &[
         plant: Plant::Asm(r"s/^\tb\.lo\t/\tb.lt\t/"),
     },
     Fault {
-        name: "swapped-compare",
-        rule: "form S compares SP with the guard: cmp sp, x9 (5.2)",
+        name: "compare-register",
+        rule: "form S compares SP with the guard it loaded: cmp sp, x9 (5.2)",
         owners: &[LAYOUT],
-        plant: Plant::Asm(r"s/^\tcmp\tsp, x9$/\tcmp\tx9, sp/"),
+        plant: Plant::Asm(r"s/^\tcmp\tsp, x9$/\tcmp\tsp, x10/"),
     },
     Fault {
         name: "l-form-k-minus-1",
@@ -237,11 +237,16 @@ impl FaultResult {
 }
 
 /// A fault is caught only if it was planted (`error` is `None`), it has
-/// owners, and every owner's outcome is FAIL (a SKIP is not a catch).
+/// owners, and every owner's outcome is a FAIL for the rule, not because
+/// the faulty toolchain could not build the check's program (a FAIL whose
+/// reason starts with "compile": the fault broke the build, which proves
+/// nothing about the check).  A SKIP is not a catch.
 pub fn judge_caught(error: Option<&str>, outcomes: &[(String, Outcome)]) -> bool {
     error.is_none()
         && !outcomes.is_empty()
-        && outcomes.iter().all(|(_, o)| matches!(o, Outcome::Fail(_)))
+        && outcomes
+            .iter()
+            .all(|(_, o)| matches!(o, Outcome::Fail(m) if !m.starts_with("compile")))
 }
 
 /// The control: outcomes of every owning check on the unmodified
@@ -290,6 +295,19 @@ impl SelfTest {
                 },
                 r.fault.rule
             ));
+            for (id, o) in &r.outcomes {
+                let why = match o {
+                    Outcome::Pass(m) | Outcome::Fail(m) | Outcome::Skip(m) => m,
+                };
+                let first: String = why
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(160)
+                    .collect();
+                s.push_str(&format!("          {id}: {first}\n"));
+            }
         }
         let caught = self.faults.iter().filter(|r| r.caught()).count();
         s.push_str(&format!(
@@ -605,6 +623,11 @@ mod tests {
         assert!(!judge_caught(None, &[f("a"), k("b")]));
         assert!(!judge_caught(None, &[]));
         assert!(!judge_caught(Some("not planted"), &[f("a")]));
+        let broke = (
+            "a".to_string(),
+            Outcome::Fail("compile prologue.c: error".into()),
+        );
+        assert!(!judge_caught(None, &[broke, f("b")]));
     }
 
     #[test]
@@ -663,7 +686,7 @@ mod tests {
         assert!(perl(asm("guard-offset"), check).contains("[x9, #-16]"));
         assert!(perl(asm("guard-width"), check).contains("ldur\tw9"));
         assert!(perl(asm("signed-branch"), check).contains("\tb.lt\t.L5"));
-        assert!(perl(asm("swapped-compare"), check).contains("cmp\tx9, sp"));
+        assert!(perl(asm("compare-register"), check).contains("cmp\tsp, x10"));
         assert_eq!(
             perl(asm("l-form-k-minus-1"), "\tsub\tx10, sp, #17, lsl #12"),
             "\tsub\tx10, sp, #16, lsl #12"
