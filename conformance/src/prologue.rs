@@ -736,6 +736,13 @@ mod tests {
             ("add x14, sp, #16", &[0x910043ee, MRS, LDUR, CMP_SP, BLO_16]),
             ("truncated", &[MRS, LDUR, CMP_SP]),
         ];
+        // Errors name the offending instruction's offset.
+        let at = |words: &[u32]| parse_fast_path(&bytes(words)).unwrap_err();
+        assert!(at(&[MRS, LDUR, movz, 0xf2a0200b, sub_h, CMP_X10, BLO_16]).starts_with("+12:"));
+        assert!(at(&[MRS, LDUR, movz, 0xf280200a, sub_h, CMP_X10, BLO_16]).starts_with("+12:"));
+        assert!(at(&[MRS, LDUR, movz, movk, 0xcb2b63ea, CMP_X10, BLO_16]).starts_with("+16:"));
+        assert!(at(&[MRS, LDUR, movz, movk, sub_h, 0xeb09017f, BLO_16]).starts_with("+20:"));
+        assert!(at(&[MRS, LDUR, sub_l, 0xeb09017f, BLO_16]).starts_with("+12:"));
         for (what, words) in bad {
             assert!(
                 parse_fast_path(&bytes(words)).is_err(),
@@ -877,6 +884,8 @@ mod tests {
         assert!(run(&[0xd1400bea, adrp, add, b], FrameForm::Small).is_err());
         for (what, words) in [
             ("sub x11", &[0xd10443eb, adrp, add, b][..]),
+            ("sub x11, lsl #12", &[0xd14007eb, adrp, add, b]),
+            ("add, lsl #12", &[0x914007ea, adrp, add, b]),
             ("sub from x1", &[0xd104402a, adrp, add, b]),
             ("add", &[0x910443ea, adrp, add, b]),
             ("adrp x13", &[0xd10443ea, 0x9000000d, add, b]),
@@ -954,6 +963,11 @@ mod tests {
         assert_eq!(
             frame_bytes(&bytes(&[0xd2a00210, 0xf2a00410, 0xcb3063ff]), 0),
             Ok(0x200000)
+        );
+        // sub x0, sp, #1, lsl #12; sub x0, x1, #1, lsl #12: no SP write.
+        assert_eq!(
+            frame_bytes(&bytes(&[0xd14007e0, 0xd1400420, 0xd65f03c0]), 0),
+            Ok(0)
         );
         // movz x16, #16; sub x0, sp, x16 (does not write SP)
         assert_eq!(

@@ -468,6 +468,21 @@ mod tests {
         let t = list(&g);
         assert!(t.contains("adrp x13, .Lcont\n"), "{t}");
         assert!(t.ends_with("    b __morestack_non_split\n"), "{t}");
+        // An add without a relocation is shown as decoded.
+        let mut g = f.clone();
+        g.relocs.remove(2);
+        let t = list(&g);
+        assert!(t.contains("    add x12, x12, #0x0\n"), "{t}");
+        // A cold block without its b: at most six instructions are shown.
+        let mut g = f.clone();
+        g.code[48..52].copy_from_slice(&0xd503201fu32.to_le_bytes());
+        g.code.extend(
+            [0xd503201fu32, 0xd503201f, 0xd503201f]
+                .iter()
+                .flat_map(|w| w.to_le_bytes()),
+        );
+        let t = list(&g);
+        assert_eq!(t.lines().skip_while(|l| *l != ".Lcold:").count(), 7, "{t}");
         // A signed branch shows as such.
         let mut g = f.clone();
         g.code[12..16].copy_from_slice(&0x540000cbu32.to_le_bytes()); // b.lt
