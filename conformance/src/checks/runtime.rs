@@ -52,6 +52,7 @@ const UNWIND_SRC: &str = include_str!("../../cases/unwind.c");
 const IPA_RA_SRC: &str = include_str!("../../cases/ipa_ra.c");
 const LONGJMP_SRC: &str = include_str!("../../cases/longjmp.c");
 const BTI_SRC: &str = include_str!("../../cases/bti.c");
+const FIND_SRC: &str = include_str!("../../cases/splitstack_find.c");
 
 /// The runtime cases, in report order.
 pub const RUNTIME_CASES: &[RuntimeCase] = &[
@@ -189,6 +190,15 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: ALLOCA_SRC,
         flags: &["-O2"],
         expect: "alloca ok\n",
+        cpu: None,
+    },
+    RuntimeCase {
+        id: "runtime/splitstack-find",
+        title: "__splitstack_find reports every thread's whole stack (initial, glibc-allocated, program-supplied), before and after segment switches",
+        file: "splitstack_find.c",
+        src: FIND_SRC,
+        flags: &["-O2", "-pthread"],
+        expect: "find ok\n",
         cpu: None,
     },
     RuntimeCase {
