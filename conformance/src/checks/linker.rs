@@ -78,10 +78,13 @@ pub fn judge_rewritten(
             if before_code.get(..end) != code.get(..end) {
                 return Err("the fast path before the branch was changed by the linker".into());
             }
-            let to = match branch.operands[0] {
-                Operand::PCOffset(off) => before.branch_at as i64 + off,
-                _ => -1,
+            let Operand::PCOffset(off) = branch.operands[0] else {
+                return Err(format!(
+                    "+{}: `{branch}` without a target",
+                    before.branch_at
+                ));
             };
+            let to = before.branch_at as i64 + off;
             if to != before.cold_at as i64 {
                 return Err(format!(
                     "+{}: `{branch}` after linking does not go to the cold block (+{})",
@@ -696,5 +699,9 @@ mod tests {
         assert_eq!(cold_block_target(&before, &linked, 0x1000), Ok(0x8000));
         assert!(judge_unrewritten(&before, &obj, &linked, 0x1000, 0x8000).is_ok());
         assert!(judge_unrewritten(&before, &obj, &linked, 0x1000, 0x9000).is_err());
+        // ... or followed by more code.
+        let mut longer = linked.clone();
+        longer.extend(0xd503201fu32.to_le_bytes());
+        assert_eq!(cold_block_target(&before, &longer, 0x1000), Ok(0x8000));
     }
 }
