@@ -44,6 +44,74 @@ pub struct Toolchain {
     /// Scratch files are created in its `tmp/`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chroot: Option<PathBuf>,
+    /// How programs are compiled and linked: `Sysroot` passes
+    /// `--sysroot=<sysroot>` (the sysroot has `usr/include`), `Own` uses
+    /// the driver's own headers and libraries because they are the
+    /// sysroot's (its `-print-sysroot` is the same directory, or the
+    /// root filesystem's glibc was installed from it), `Elsewhere` means
+    /// they are another glibc's: dynamic programs still run on the
+    /// sysroot's loader and libc.so.6, but static programs would test
+    /// the driver's own libc.a, so the probe refuses to build them.
+    pub compile_with: CompileWith,
+}
+
+impl CompileWith {
+    /// One line for the report.
+    pub fn describe(&self) -> String {
+        match self {
+            CompileWith::Sysroot => "against the sysroot (--sysroot)".into(),
+            CompileWith::Own => "against the driver's own sysroot, which is the sysroot".into(),
+            CompileWith::Elsewhere(p) => format!(
+                "against the driver's own headers and libraries ({}), not the sysroot's: static programs are not built",
+                p.display()
+            ),
+        }
+    }
+}
+
+/// See [`Toolchain::compile_with`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum CompileWith {
+    /// `--sysroot=<sysroot>` is passed to the driver.
+    Sysroot,
+    /// The driver's own sysroot is the sysroot under test.
+    Own,
+    /// The driver's own sysroot (this path, `-print-sysroot`) is another
+    /// one, and the sysroot under test cannot be compiled against (no
+    /// `usr/include`).
+    Elsewhere(PathBuf),
+}
+
+/// How `gcc` compiles for `sysroot` (see [`Toolchain::compile_with`]).
+pub fn compile_with(gcc: &Path, sysroot: &Path) -> CompileWith {
+    if sysroot.join("usr/include").is_dir() {
+        return CompileWith::Sysroot;
+    }
+    let own = std::process::Command::new(gcc)
+        .arg("-print-sysroot")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    // A driver without a configured sysroot ("" or "/", Debian's cross
+    // compilers) finds its headers and libraries in its own
+    // target directory, <prefix>/<target> = the sysroot given for it.
+    let own_dir = if own.is_empty() || own == "/" {
+        gcc.parent()
+            .and_then(Path::parent)
+            .map(|p| p.join("aarch64-linux-gnu"))
+            .unwrap_or_default()
+    } else {
+        PathBuf::from(&own)
+    };
+    if same(&own_dir, sysroot) {
+        CompileWith::Own
+    } else {
+        CompileWith::Elsewhere(own_dir)
+    }
 }
 
 impl Toolchain {
@@ -87,12 +155,14 @@ impl Toolchain {
                 );
             }
         }
+        let with = compile_with(&gcc, sysroot);
         Ok(Toolchain {
             gcc,
             sysroot: sysroot.to_path_buf(),
             old_sysroots: old.to_vec(),
             qemu: PathBuf::from("qemu-aarch64"),
             chroot: None,
+            compile_with: with,
         })
     }
 
@@ -118,6 +188,9 @@ impl Toolchain {
         }
         tc.old_sysroots = vec![rootfs.to_path_buf()];
         tc.chroot = Some(rootfs.to_path_buf());
+        // The glibc installed in the root filesystem is the driver's own
+        // (cargo xtask install-glibc copies it from the toolchain).
+        tc.compile_with = CompileWith::Own;
         Ok(tc)
     }
 }
@@ -215,6 +288,10 @@ impl Report {
                 root.display()
             ));
         }
+        s.push_str(&format!(
+            "  compiled: {}\n",
+            self.toolchain.compile_with.describe()
+        ));
         s.push('\n');
         for r in &self.results {
             s.push_str(&format!(
@@ -380,6 +457,7 @@ mod tests {
                 old_sysroots: vec![],
                 qemu: "qemu-aarch64".into(),
                 chroot: None,
+                compile_with: CompileWith::Own,
             },
             verdict: "NOT CONFORMANT: 1 check(s) failed, 0 skipped".into(),
             results: vec![
@@ -412,6 +490,7 @@ mod tests {
                 old_sysroots: vec![],
                 qemu: "qemu-aarch64".into(),
                 chroot: None,
+                compile_with: CompileWith::Own,
             },
             verdict: String::new(),
             results: outcomes

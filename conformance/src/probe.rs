@@ -159,7 +159,25 @@ impl<'a> Probe<'a> {
     /// scratch directory, killed after [`COMPILE_TIMEOUT_SECS`].
     fn drive(&self, name: &str, flags: &[&str], inputs: &[PathBuf]) -> Result<PathBuf> {
         let out = self.dir.join(name);
-        let mut args: Vec<std::ffi::OsString> = flags.iter().map(Into::into).collect();
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        match &self.tc.compile_with {
+            crate::CompileWith::Sysroot => {
+                args.push(format!("--sysroot={}", self.tc.sysroot.display()).into())
+            }
+            crate::CompileWith::Own => {}
+            crate::CompileWith::Elsewhere(own) => {
+                if flags.contains(&"-static") {
+                    bail!(
+                        "a static program would link {}'s libc.a, not the glibc under test ({}, \
+                         which has no usr/include to compile against): give a sysroot with \
+                         usr/include and usr/lib, or the driver's own",
+                        own.display(),
+                        self.tc.sysroot.display()
+                    );
+                }
+            }
+        }
+        args.extend(flags.iter().map(Into::into));
         args.extend(inputs.iter().map(Into::into));
         args.push("-o".into());
         args.push(out.clone().into());
@@ -280,6 +298,7 @@ mod tests {
             old_sysroots: vec![],
             qemu: "true".into(),
             chroot: None,
+            compile_with: crate::CompileWith::Own,
         };
         let d = tempfile::tempdir().unwrap();
         let p = Probe::new(&tc, d.path());

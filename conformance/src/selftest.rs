@@ -529,6 +529,7 @@ fn plant(tc: &Toolchain, f: &Fault, dir: &Path) -> Result<Toolchain> {
             ftc.gcc = wrapper_driver(tc, dir, &[], None)?;
         }
     }
+    ftc.compile_with = crate::compile_with(&tc.gcc, &ftc.sysroot);
     Ok(ftc)
 }
 
@@ -751,6 +752,7 @@ mod tests {
             old_sysroots: vec![],
             qemu: "qemu-aarch64".into(),
             chroot: None,
+            compile_with: crate::CompileWith::Own,
         };
         let w = wrapper_driver(&tc, d.path(), &["-fuse-ld=bfd"], Some("-Wl,--split")).unwrap();
         let out = duct::cmd!(&w, "-O2", "-Wl,--split-stack-adjust-size=0x10", "a b.c")

@@ -305,6 +305,7 @@ mod tests {
             old_sysroots: vec![],
             qemu: "qemu-aarch64".into(),
             chroot: None,
+            compile_with: crate::CompileWith::Own,
         };
         let dir = std::path::Path::new("/nonexistent");
         let p = Probe::new(&tc, dir);
