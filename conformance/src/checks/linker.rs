@@ -429,7 +429,7 @@ fn linker_non_split(p: &Probe) -> Outcome {
     // group into a relaxed section (docs/abi.md, section 6, "When"); with
     // -z keep-text-section-prefix, main's .text.startup is alone in its
     // output section.
-    let variants: [(&str, bool, &[&str]); 4] = [
+    let variants: [(&str, bool, &[&str]); 5] = [
         (
             "-z keep-text-section-prefix",
             false,
@@ -442,6 +442,7 @@ fn linker_non_split(p: &Probe) -> Outcome {
             true,
             &["-Wl,--stub-group-size=4"],
         ),
+        ("-static", false, &["-static"]),
     ];
     for (i, (what, swap, flags)) in variants.iter().enumerate() {
         let objs = if *swap {
@@ -459,8 +460,8 @@ fn linker_non_split(p: &Probe) -> Outcome {
         }
     }
     hows.push(
-        "the same with the callee first, with --stub-group-size=4 and with \
-         -z keep-text-section-prefix"
+        "the same with the callee first, with --stub-group-size=4, with \
+         -z keep-text-section-prefix and -static"
             .into(),
     );
     let how = hows.join("; ");

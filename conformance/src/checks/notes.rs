@@ -51,23 +51,38 @@ pub fn judge_notes(plain: &[String], mixed: &[String]) -> Outcome {
 }
 
 fn notes(p: &Probe) -> Outcome {
-    let build = |name: &str, src: &str| {
-        p.compile(name, src, &["-O2", "-fsplit-stack", "-c"])
-            .map_err(|e| format!("compile: {e:#}"))
-            .and_then(|o| section_names(&o))
-    };
-    let plain = build("notes_plain.o", super::split_stack::PROBE_SRC);
-    let mixed = build(
-        "notes_mixed.o",
-        &format!(
-            "{}__attribute__ ((no_split_stack)) int g (int x) {{ return f (x); }}\n",
-            super::split_stack::PROBE_SRC
-        ),
-    );
-    match (plain, mixed) {
-        (Ok(a), Ok(b)) => judge_notes(&a, &b),
-        (Err(e), _) | (_, Err(e)) => Outcome::Fail(e),
+    let mut seen = Vec::new();
+    for opt in ["-O2", "-O0", "-O3"] {
+        let build = |name: &str, src: &str| {
+            p.compile(name, src, &[opt, "-fsplit-stack", "-c"])
+                .map_err(|e| format!("compile: {e:#}"))
+                .and_then(|o| section_names(&o))
+        };
+        let tag = opt.trim_start_matches('-');
+        let plain = build(
+            &format!("notes_plain_{tag}.o"),
+            super::split_stack::PROBE_SRC,
+        );
+        let mixed = build(
+            &format!("notes_mixed_{tag}.o"),
+            &format!(
+                "{}__attribute__ ((no_split_stack)) int g (int x) {{ return f (x); }}\n",
+                super::split_stack::PROBE_SRC
+            ),
+        );
+        match (plain, mixed) {
+            (Ok(a), Ok(b)) => match judge_notes(&a, &b) {
+                Outcome::Pass(m) => seen.push(m),
+                Outcome::Fail(m) => return Outcome::Fail(format!("[{opt}] {m}")),
+                Outcome::Skip(m) => return Outcome::Skip(m),
+            },
+            (Err(e), _) | (_, Err(e)) => return Outcome::Fail(format!("[{opt}] {e}")),
+        }
     }
+    Outcome::Pass(format!(
+        "{} (at -O2, -O0 and -O3)",
+        seen.first().cloned().unwrap_or_default()
+    ))
 }
 
 #[cfg(test)]

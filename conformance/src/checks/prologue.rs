@@ -141,6 +141,7 @@ pub const PROLOGUE_CORPUS: &[(&str, Expect)] = &[
 /// Option sets the corpus is compiled with.
 const PROLOGUE_OPTIONS: &[&[&str]] = &[
     &["-O2"],
+    &["-O3"],
     &["-O0"],
     &["-Os"],
     &["-O2", "-fPIC"],

@@ -93,6 +93,15 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         cpu: None,
     },
     RuntimeCase {
+        id: "runtime/arguments-O3",
+        title: "arguments across __morestack at -O3",
+        file: "args.c",
+        src: ARGS_SRC,
+        flags: &["-O3"],
+        expect: "args ok 1\n",
+        cpu: None,
+    },
+    RuntimeCase {
         id: "runtime/arguments-O0",
         title: "arguments across __morestack at -O0",
         file: "args.c",
