@@ -117,13 +117,17 @@ fn runtime_slot(p: &Probe, id: &str, flags: &[&str]) -> Outcome {
 }
 
 /// Judges a run of `slot.c`: PASS only if the initial thread's slot was 0
-/// and every thread's slot was a limit 16 KiB to 64 MiB below its SP and
-/// its own (`main 0`, `threads ok`, exit 0).
+/// and in every new thread the slot was exactly the lowest usable address
+/// of its stack plus 16 KiB (docs/abi.md, section 4), the reserved words
+/// were 0, and the slot was its own (`main 0`, `threads ok`, exit 0).
 pub fn judge_slot(r: &Run) -> Outcome {
     super::judge_output(
         r,
         "main 0\nthreads ok\n",
-        "initial thread 0; 4 threads with a limit 16 KiB..64 MiB below SP, independent".into(),
+        "initial thread 0; 4 threads on glibc's stacks and 1 on a program-supplied stack full \
+         of garbage: guard = lowest usable address + 16 KiB, reserved words 0, one slot per \
+         thread"
+            .into(),
         "run slot.c",
     )
 }
