@@ -439,10 +439,42 @@ pub fn frame_bytes(code: &[u8], cont: u64) -> Result<u64, String> {
     let mut at = cont as usize;
     let mut total: u64 = 0;
     let mut consts: [Option<u64>; 32] = [None; 32];
+    // xN = incoming SP - this many bytes (`sub xN, sp, ...`), for the
+    // probing loops of -fstack-clash-protection.
+    let mut below_sp: [Option<u64>; 32] = [None; 32];
+    // The register compared with SP by the previous instruction.
+    let mut compared: Option<u16> = None;
     for _ in 0..64 {
         let Ok(i) = decode(code, at) else {
             break;
         };
+        // A probing loop: `1: sub sp, sp, #4096; str xzr, [sp, #..];
+        // cmp sp, xN; b.ne 1b` ends with SP at xN.
+        if let (Opcode::Bcc(_), Operand::PCOffset(off), Some(n)) =
+            (i.opcode, i.operands[0], compared)
+        {
+            if let (true, Some(t)) = (off < 0, below_sp[usize::from(n)]) {
+                total = t;
+                compared = None;
+                at += 4;
+                continue;
+            }
+        }
+        compared = match (i.opcode, i.operands[0], i.operands[1], i.operands[2]) {
+            (Opcode::SUBS, Operand::Register(SizeCode::X, 31), op1, op2) if is_sp(&op1) => {
+                match op2 {
+                    Operand::RegShift(_, 0, SizeCode::X, n) | Operand::Register(SizeCode::X, n) => {
+                        Some(n)
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if compared.is_some() {
+            at += 4;
+            continue;
+        }
         match i.opcode {
             Opcode::B
             | Opcode::BL
@@ -457,6 +489,23 @@ pub fn frame_bytes(code: &[u8], cont: u64) -> Result<u64, String> {
             _ => {}
         }
         let writes_sp = matches!(i.operands[0], Operand::RegisterOrSP(SizeCode::X, 31));
+        if let (Opcode::SUB, Operand::RegisterOrSP(SizeCode::X, n), op1) =
+            (i.opcode, i.operands[0], i.operands[1])
+        {
+            if n != 31 && is_sp(&op1) {
+                let bytes = match i.operands[2] {
+                    Operand::Immediate(v) => Some(u64::from(v)),
+                    Operand::ImmShift(v, sh) => Some(u64::from(v) << sh),
+                    Operand::RegShift(_, 0, SizeCode::X, m) | Operand::Register(SizeCode::X, m) => {
+                        consts[usize::from(m)]
+                    }
+                    _ => None,
+                };
+                below_sp[usize::from(n)] = bytes.map(|b| total.saturating_add(b));
+                at += 4;
+                continue;
+            }
+        }
         match (i.opcode, i.operands[0], i.operands[1], i.operands[2]) {
             (Opcode::SUB, _, op1, Operand::Immediate(v)) if writes_sp && is_sp(&op1) => {
                 total = total.saturating_add(u64::from(v))
@@ -998,6 +1047,25 @@ mod tests {
         assert_eq!(frame_bytes(&bytes(&[0xf81f0ffe, 0xd65f03c0]), 0), Ok(16));
         // Stores without writeback allocate nothing: stp x29, x30, [sp, #16]
         assert_eq!(frame_bytes(&bytes(&[0xa9017bfd, 0xd65f03c0]), 0), Ok(0));
+    }
+
+    #[test]
+    fn stack_clash_probing_loops_are_followed() {
+        // GCC's -O2 -fstack-clash-protection frame_1m: sub x12, sp,
+        // #0x100, lsl #12; 1: sub sp, sp, #0x10, lsl #12; str xzr, [sp,
+        // #1024]; cmp sp, x12; b.ne 1b; sub sp, sp, #0x10; ...; bl
+        let code = bytes(&[
+            0xd14403ec, 0xd14043ff, 0xf90203ff, 0xeb2c63ff, 0x54ffffa1, 0xd10043ff, 0x910043e0,
+            0xa9007bfd, 0x910003fd, 0x94000000,
+        ]);
+        assert_eq!(frame_bytes(&code, 0), Ok(0x100010));
+        // A forward conditional branch after the compare ends the
+        // prologue as before.
+        let code = bytes(&[0xd14403ec, 0xd14043ff, 0xeb2c63ff, 0x54000041, 0xd10043ff]);
+        assert_eq!(frame_bytes(&code, 0), Ok(0x10000));
+        // A loop on a register not set from SP is not followed.
+        let code = bytes(&[0xd14043ff, 0xeb2c63ff, 0x54ffffc1, 0xd10043ff]);
+        assert_eq!(frame_bytes(&code, 0), Ok(0x10000));
     }
 
     #[test]

@@ -146,6 +146,7 @@ const PROLOGUE_OPTIONS: &[&[&str]] = &[
     &["-Os"],
     &["-O2", "-fPIC"],
     &["-O2", "-mbranch-protection=standard"],
+    &["-O2", "-fstack-clash-protection"],
     &["-O1", "-mcmodel=tiny"],
 ];
 
