@@ -52,10 +52,10 @@ fn decode_at(code: &[u8], at: u64) -> Result<yaxpeax_arm::armv8::a64::Instructio
 /// non-split code (docs/abi.md, section 6, "Rewriting"): in form S the fast
 /// path now always takes the cold block (`b.lo` turned into a `b` to the
 /// cold block, everything before it unchanged) and the cold block's `sub
-/// x10, sp, #N` asks for at least `adjust` more bytes than before; in forms
+/// x10, sp` asks for exactly ceil((frame + `adjust`) / 4096) pages; in forms
 /// L and H the fast path keeps its `b.lo` to the same cold block, its guard
-/// load, landing pad and argument pointer, and asks for at least `adjust`
-/// more bytes.  In every form
+/// load, landing pad and argument pointer, and asks for exactly
+/// ceil(`adjust` / 4096) more pages (L) or `adjust` more bytes (H).  In every form
 /// the cold block branches to `__morestack_non_split` at `non_split` (an
 /// address in the executable).  `before` and `before_code` are the function
 /// before linking, `code` the linked function at address `func_addr`.
@@ -93,10 +93,13 @@ pub fn judge_rewritten(
             }
             let was = cold_sub_bytes(before_code, before.cold_at)?;
             let now = cold_sub_bytes(code, before.cold_at)?;
-            if now < was + adjust {
+            // docs/abi.md 6: P = ceil((frame + adjust) / 4096) pages.
+            let want = (was + adjust).div_ceil(4096) * 4096;
+            if now != want {
                 return Err(format!(
                     "the cold block asks for {now} bytes after linking, {was} before: \
-                     not raised by {adjust}"
+                     not raised by {adjust} (docs/abi.md 6: ceil(({was} + {adjust}) / 4096) \
+                     pages = {want} bytes)"
                 ));
             }
             format!("b.lo turned into b, cold block raised from {was} to {now} bytes")
@@ -129,11 +132,19 @@ pub fn judge_rewritten(
                 FrameForm::MovzMovk { bytes } => bytes,
                 FrameForm::Small => 0,
             };
-            if bytes(after.form) < bytes(before.form) + adjust {
+            // docs/abi.md 6: form L K += ceil(adjust / 4096), form H + adjust.
+            let want = match before.form {
+                FrameForm::Sub { .. } => bytes(before.form) + adjust.div_ceil(4096) * 4096,
+                _ => bytes(before.form) + adjust,
+            };
+            if bytes(after.form) != want || after.form.name() != before.form.name() {
                 return Err(format!(
-                    "the fast path asks for {} bytes after linking, {} before: not raised by {adjust}",
+                    "the fast path asks for {} bytes after linking (form {}), {} before: not \
+                     raised by {adjust} (docs/abi.md 6: {want} bytes, form {})",
                     bytes(after.form),
-                    bytes(before.form)
+                    after.form.name(),
+                    bytes(before.form),
+                    before.form.name()
                 ));
             }
             format!(
@@ -635,6 +646,8 @@ mod tests {
             |code: &[u8], adjust| judge_rewritten(&before, &obj, code, 0x1000, 0x9000, adjust);
         let h = judge(&at(to_non_split), 0x100000).unwrap();
         assert_eq!(h, "frame raised from 8192 to 1056768 bytes");
+        // Raised by more than the adjust size asked for.
+        assert!(judge(&at(to_non_split), 0xff000).is_err());
         // Raised, but not by the adjust size asked for.
         let e = judge(&at(to_non_split), 0x200000).unwrap_err();
         assert!(e.contains("not raised"), "{e}");
