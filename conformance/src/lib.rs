@@ -59,7 +59,7 @@ impl CompileWith {
     /// One line for the report.
     pub fn describe(&self) -> String {
         match self {
-            CompileWith::Sysroot => "against the sysroot (--sysroot)".into(),
+            CompileWith::Sysroot(p) => format!("against --sysroot={}", p.display()),
             CompileWith::Own => "against the driver's own sysroot, which is the sysroot".into(),
             CompileWith::Elsewhere(p) => format!(
                 "against the driver's own headers and libraries ({}), not the sysroot's: static programs are not built",
@@ -72,8 +72,9 @@ impl CompileWith {
 /// See [`Toolchain::compile_with`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum CompileWith {
-    /// `--sysroot=<sysroot>` is passed to the driver.
-    Sysroot,
+    /// `--sysroot=<this path>` is passed to the driver (normally the
+    /// sysroot under test itself).
+    Sysroot(PathBuf),
     /// The driver's own sysroot is the sysroot under test.
     Own,
     /// The driver's own sysroot (this path, `-print-sysroot`) is another
@@ -85,7 +86,7 @@ pub enum CompileWith {
 /// How `gcc` compiles for `sysroot` (see [`Toolchain::compile_with`]).
 pub fn compile_with(gcc: &Path, sysroot: &Path) -> CompileWith {
     if sysroot.join("usr/include").is_dir() {
-        return CompileWith::Sysroot;
+        return CompileWith::Sysroot(sysroot.to_path_buf());
     }
     let own = std::process::Command::new(gcc)
         .arg("-print-sysroot")

@@ -161,8 +161,8 @@ impl<'a> Probe<'a> {
         let out = self.dir.join(name);
         let mut args: Vec<std::ffi::OsString> = Vec::new();
         match &self.tc.compile_with {
-            crate::CompileWith::Sysroot => {
-                args.push(format!("--sysroot={}", self.tc.sysroot.display()).into())
+            crate::CompileWith::Sysroot(s) => {
+                args.push(format!("--sysroot={}", s.display()).into())
             }
             crate::CompileWith::Own => {}
             crate::CompileWith::Elsewhere(own) => {

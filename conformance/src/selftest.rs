@@ -238,15 +238,25 @@ impl FaultResult {
 
 /// A fault is caught only if it was planted (`error` is `None`), it has
 /// owners, and every owner's outcome is a FAIL for the rule, not because
-/// the faulty toolchain could not build the check's program (a FAIL whose
-/// reason starts with "compile": the fault broke the build, which proves
-/// nothing about the check).  A SKIP is not a catch.
+/// the faulty toolchain could not build the check's program
+/// ([`broke_the_build`]: the fault broke the build, which proves nothing
+/// about the check).  A SKIP is not a catch.
 pub fn judge_caught(error: Option<&str>, outcomes: &[(String, Outcome)]) -> bool {
     error.is_none()
         && !outcomes.is_empty()
         && outcomes
             .iter()
-            .all(|(_, o)| matches!(o, Outcome::Fail(m) if !m.starts_with("compile")))
+            .all(|(_, o)| matches!(o, Outcome::Fail(m) if !broke_the_build(m)))
+}
+
+/// Whether a FAIL reason's first finding is the driver failing to build
+/// a program (a reason starting with "compile", or a first line ending in
+/// `Probe`'s "<driver> <flags> failed:", before the diagnostics).  A check
+/// with several legs lists one finding per line; a later leg that could
+/// not build its program does not hide a first line that names the rule.
+pub fn broke_the_build(reason: &str) -> bool {
+    let first = reason.lines().next().unwrap_or_default();
+    first.starts_with("compile") || first.trim_end().ends_with(" failed:")
 }
 
 /// The control: outcomes of every owning check on the unmodified
@@ -255,6 +265,11 @@ pub fn judge_caught(error: Option<&str>, outcomes: &[(String, Outcome)]) -> bool
 pub struct SelfTest {
     /// Owner checks on the unmodified toolchain.
     pub control: Vec<(String, Outcome)>,
+    /// Every check on the toolchain seen through the planting harness
+    /// with nothing planted (the wrapper driver and an assembler wrapper
+    /// whose rewrite changes nothing): each must PASS, which shows that
+    /// the harness itself changes no verdict.
+    pub neutral: Vec<(String, Outcome)>,
     /// One entry per fault, in [`FAULTS`] order.
     pub faults: Vec<FaultResult>,
 }
@@ -264,7 +279,9 @@ impl SelfTest {
     pub fn passed(&self) -> bool {
         self.control
             .iter()
+            .chain(&self.neutral)
             .all(|(_, o)| matches!(o, Outcome::Pass(_)))
+            && !self.neutral.is_empty()
             && !self.faults.is_empty()
             && self.faults.iter().all(FaultResult::caught)
     }
@@ -276,6 +293,22 @@ impl SelfTest {
             "Planted-fault self-test of the conformance suite\n\ncontrol (unmodified toolchain):\n",
         );
         for (id, o) in &self.control {
+            s.push_str(&format!("  {:<5} {id}\n", label(o)));
+        }
+        let neutral_ok = self
+            .neutral
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::Pass(_)))
+            .count();
+        s.push_str(&format!(
+            "\nharness with nothing planted: {neutral_ok} of {} checks pass\n",
+            self.neutral.len()
+        ));
+        for (id, o) in self
+            .neutral
+            .iter()
+            .filter(|(_, o)| !matches!(o, Outcome::Pass(_)))
+        {
             s.push_str(&format!("  {:<5} {id}\n", label(o)));
         }
         s.push_str("\nfaults:\n");
@@ -299,14 +332,26 @@ impl SelfTest {
                 let why = match o {
                     Outcome::Pass(m) | Outcome::Fail(m) | Outcome::Skip(m) => m,
                 };
-                let first: String = why
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .chars()
-                    .take(160)
-                    .collect();
-                s.push_str(&format!("          {id}: {first}\n"));
+                if r.caught() {
+                    let first: String = why
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .chars()
+                        .take(160)
+                        .collect();
+                    s.push_str(&format!("          {id}: {first}\n"));
+                } else {
+                    // All of it: why the fault was not caught.
+                    for (k, l) in why.lines().enumerate() {
+                        let head = if k == 0 {
+                            format!("{id}: ")
+                        } else {
+                            "  ".into()
+                        };
+                        s.push_str(&format!("          {head}{l}\n"));
+                    }
+                }
             }
         }
         let caught = self.faults.iter().filter(|r| r.caught()).count();
@@ -407,6 +452,17 @@ pub fn run(tc: &Toolchain, only: &[String], progress: &mut dyn FnMut(&str)) -> R
         .prefix("split-stack-selftest")
         .tempdir()
         .context("cannot create a scratch directory")?;
+    progress("the planting harness with nothing planted: every check");
+    let null = Fault {
+        name: "nothing",
+        rule: "none",
+        owners: &[],
+        plant: Plant::Asm("s/^//"),
+    };
+    let ntc = plant(tc, &null, &scratch.path().join("nothing"))?;
+    let all: Vec<String> = checks::registry().into_iter().map(|c| c.id).collect();
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    let neutral = run_owners(&ntc, &all, progress)?;
     let mut results = Vec::new();
     for (k, f) in faults.iter().enumerate() {
         progress(&format!(
@@ -433,6 +489,7 @@ pub fn run(tc: &Toolchain, only: &[String], progress: &mut dyn FnMut(&str)) -> R
     }
     Ok(SelfTest {
         control,
+        neutral,
         faults: results,
     })
 }
@@ -529,7 +586,13 @@ fn plant(tc: &Toolchain, f: &Fault, dir: &Path) -> Result<Toolchain> {
             ftc.gcc = wrapper_driver(tc, dir, &[], None)?;
         }
     }
-    ftc.compile_with = crate::compile_with(&tc.gcc, &ftc.sysroot);
+    ftc.compile_with = match f.plant {
+        // Programs are built against the real sysroot (a symbolic-link
+        // copy confuses the linker's sysroot prefixing of libc.so's
+        // script) and run on the copy.
+        Plant::SymbolValue(_) => tc.compile_with.clone(),
+        _ => crate::compile_with(&tc.gcc, &ftc.sysroot),
+    };
     Ok(ftc)
 }
 
