@@ -461,14 +461,12 @@ pub fn frame_bytes(code: &[u8], cont: u64) -> Result<u64, String> {
             }
         }
         compared = match (i.opcode, i.operands[0], i.operands[1], i.operands[2]) {
-            (Opcode::SUBS, Operand::Register(SizeCode::X, 31), op1, op2) if is_sp(&op1) => {
-                match op2 {
-                    Operand::RegShift(_, 0, SizeCode::X, n) | Operand::Register(SizeCode::X, n) => {
-                        Some(n)
-                    }
-                    _ => None,
-                }
-            }
+            (
+                Opcode::SUBS,
+                Operand::Register(SizeCode::X, 31),
+                op1,
+                Operand::RegShift(_, 0, SizeCode::X, n) | Operand::Register(SizeCode::X, n),
+            ) if is_sp(&op1) => Some(n),
             _ => None,
         };
         if compared.is_some() {
