@@ -93,6 +93,12 @@ fn is_bti_c(i: &Instruction) -> bool {
         && matches!(i.operands[1], Operand::Immediate(2))
 }
 
+fn is_nop(i: &Instruction) -> bool {
+    i.opcode == Opcode::HINT
+        && matches!(i.operands[0], Operand::ControlReg(0))
+        && matches!(i.operands[1], Operand::Immediate(0))
+}
+
 /// Registers the fast path may write (docs/abi.md, 5.3): x9-x17.
 fn scratch(n: u16) -> bool {
     (9..=17).contains(&n)
@@ -119,8 +125,11 @@ fn unexpected(at: usize, i: &Instruction, expected: &str) -> String {
 pub fn parse_fast_path(code: &[u8]) -> Result<FastPath, String> {
     let mut at = 0usize;
     let mut i = decode(code, at)?;
-    let bti = is_bti_c(&i);
-    if bti {
+    // `bti c` and the NOPs of -fpatchable-function-entry, in any order
+    // (docs/abi.md 5.4, "Patchable function entries").
+    let mut bti = false;
+    while is_bti_c(&i) || is_nop(&i) {
+        bti |= is_bti_c(&i);
         at += 4;
         i = decode(code, at)?;
     }
@@ -700,6 +709,20 @@ mod tests {
         assert_eq!(p.form, FrameForm::Small);
         assert_eq!(p.instructions, 4);
         assert_eq!(p.cold_at, 12 + 16);
+    }
+
+    #[test]
+    fn patchable_entry_nops_may_surround_bti() {
+        const NOP: u32 = 0xd503201f;
+        const BTI: u32 = 0xd503245f;
+        let p = parse_fast_path(&bytes(&[NOP, NOP, MRS, LDUR, CMP_SP, BLO_16])).unwrap();
+        assert!(!p.bti);
+        assert_eq!((p.instructions, p.branch_at), (4, 20));
+        let p = parse_fast_path(&bytes(&[NOP, BTI, NOP, MRS, LDUR, CMP_SP, BLO_16])).unwrap();
+        assert!(p.bti);
+        assert_eq!(p.instructions, 4);
+        // Other hints are not NOPs: paciasp before the check is wrong.
+        assert!(parse_fast_path(&bytes(&[NOP, 0xd503233f, MRS, LDUR, CMP_SP, BLO_16])).is_err());
     }
 
     #[test]
