@@ -9,7 +9,10 @@
      must find bti c there) and every function is entered with blr;
    - unwinds a thread's deep recursion with pthread_exit (forced
      unwinding through __morestack frames: its landing pad needs bti j),
-     counting the cleanups run.
+     counting the cleanups run; the thread's stack is the smallest AArch64
+     allows, so the recursion really crosses segments.  The guard is
+     lifted at the end of that unwinding, before the thread-exit
+     destructors (libgcc's free_segments is not BTI code here).
    Prints "bti ok" and exits 0 only if all of that holds.  Linked as a
    PIE with -z now, so that no PLT entry in the guarded text is entered
    by an indirect branch (gold makes no BTI PLTs: in a non-PIE program the
@@ -87,11 +90,25 @@ exit_deep (int n)
   __asm__ volatile ("" : : "r" (&guard) : "memory");
 }
 
+static uintptr_t text_lo, text_hi;
+
+/* Runs last in the thread's forced unwind: the thread-exit destructors
+   that follow (libgcc's free_segments, a pthread key destructor that
+   glibc calls indirectly) are not BTI code in this toolchain.  */
+static void
+unguard (int *p)
+{
+  (void) p;
+  mprotect ((void *) text_lo, text_hi - text_lo, PROT_READ | PROT_EXEC);
+}
+
 static void *
 thread_main (void *arg)
 {
+  int g __attribute__ ((cleanup (unguard))) = 0;
   (void) arg;
   exit_deep (DEPTH);
+  __asm__ volatile ("" : : "r" (&g) : "memory");
   return NULL;
 }
 
@@ -101,6 +118,8 @@ main (void)
   long page = sysconf (_SC_PAGESIZE);
   uintptr_t lo = (uintptr_t) __executable_start & ~(uintptr_t) (page - 1);
   uintptr_t hi = ((uintptr_t) etext + page - 1) & ~(uintptr_t) (page - 1);
+  text_lo = lo;
+  text_hi = hi;
   if (mprotect ((void *) lo, hi - lo, PROT_READ | PROT_EXEC | PROT_BTI) != 0)
     {
       printf ("bti FAILED: mprotect PROT_BTI: %m\n");
@@ -132,9 +151,11 @@ main (void)
 
   pthread_attr_t a;
   pthread_attr_init (&a);
-  pthread_attr_setstacksize (&a, 64 * 1024);
+  /* The smallest stack AArch64 allows (PTHREAD_STACK_MIN, 128 KiB): the
+     recursion leaves it after a few frames.  */
   pthread_t t;
-  if (pthread_create (&t, &a, thread_main, NULL) != 0)
+  if (pthread_attr_setstacksize (&a, 128 * 1024) != 0
+      || pthread_create (&t, &a, thread_main, NULL) != 0)
     {
       printf ("bti FAILED: pthread_create\n");
       return 1;

@@ -1,5 +1,6 @@
 /* Checks: deep recursion under -fsplit-stack in the initial thread and in
-   threads with small (64 KiB) pthread stacks.  Each thread recurses
+   threads with the smallest pthread stacks AArch64 allows (128 KiB,
+   PTHREAD_STACK_MIN; smaller sizes are refused).  Each thread recurses
    through about 20 MiB of frames, far more than its stack, so it must run
    on stack segments allocated by __morestack.  Every value written on the
    way down is verified on the way up, and the sums are checked.
@@ -44,7 +45,12 @@ main (void)
     }
   pthread_attr_t attr;
   pthread_attr_init (&attr);
-  pthread_attr_setstacksize (&attr, 64 * 1024);
+  /* PTHREAD_STACK_MIN on AArch64: a smaller size is refused.  */
+  if (pthread_attr_setstacksize (&attr, 128 * 1024) != 0)
+    {
+      printf ("pthread_attr_setstacksize failed\n");
+      return 1;
+    }
   pthread_t t[NTHREADS];
   for (long i = 0; i < NTHREADS; i++)
     if (pthread_create (&t[i], &attr, thread_main, (void *) (DEPTH - i)) != 0)

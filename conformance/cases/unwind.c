@@ -5,12 +5,39 @@
       forced unwind runs the cleanup of every frame, through every
       __morestack frame and its own cleanup, which restores the guard.
    3. A new thread then recurses again, on a healthy runtime.
+   Both recursions must really span segments: __splitstack_find reports
+   more than one stack region at their bottom (the thread's stack is the
+   smallest AArch64 allows, PTHREAD_STACK_MIN = 128 KiB; a size below it
+   is refused, and the thread would run on an 8 MiB default stack).
    Built with -fexceptions.  Prints "unwind ok" and exits 0 only if the
    counts match.  */
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <unwind.h>
+
+extern void *__splitstack_find (void *, void *, size_t *, void **, void **,
+				void **);
+
+/* The number of stack regions __splitstack_find reports for the calling
+   thread.  */
+__attribute__ ((no_split_stack, noinline)) static int
+regions (void)
+{
+  void *next_segment, *next_sp, *initial_sp;
+  size_t len;
+  int n = 0;
+  for (void *p = __splitstack_find (NULL, NULL, &len, &next_segment,
+				    &next_sp, &initial_sp);
+       p != NULL;
+       p = __splitstack_find (next_segment, next_sp, &len, &next_segment,
+			      &next_sp, &initial_sp))
+    n++;
+  return n;
+}
+
+static volatile int bottom_regions[3];
 
 #define DEPTH 3000
 
@@ -41,6 +68,7 @@ down (int n, int mode)
   frame[0] = (char) n;
   if (n == 0)
     {
+      bottom_regions[mode] = regions ();
       if (mode == 0)
 	_Unwind_Backtrace (count_frame, NULL);
       else if (mode == 1)
@@ -62,33 +90,39 @@ thread_main (void *arg)
 int
 main (void)
 {
-  if (down (DEPTH, 0) != (long) DEPTH * (DEPTH + 1) / 2 || frames < DEPTH)
+  if (down (DEPTH, 0) != (long) DEPTH * (DEPTH + 1) / 2 || frames < DEPTH
+      || bottom_regions[0] < 2)
     {
-      printf ("unwind FAILED: backtrace saw %d frames\n", frames);
+      printf ("unwind FAILED: backtrace saw %d frames across %d regions\n",
+	      frames, bottom_regions[0]);
       return 1;
     }
   cleanups = 0;
   pthread_attr_t attr;
   pthread_attr_init (&attr);
-  pthread_attr_setstacksize (&attr, 64 * 1024);
   pthread_t t;
   void *r;
-  pthread_create (&t, &attr, thread_main, (void *) 1L);
+  if (pthread_attr_setstacksize (&attr, 128 * 1024) != 0
+      || pthread_create (&t, &attr, thread_main, (void *) 1L) != 0)
+    {
+      printf ("unwind FAILED: pthread_create\n");
+      return 1;
+    }
   pthread_join (t, &r);
   if (r != PTHREAD_CANCELED && r != NULL)
     {
       printf ("unwind FAILED: thread returned\n");
       return 1;
     }
-  if (cleanups != DEPTH + 1)
+  if (cleanups != DEPTH + 1 || bottom_regions[1] < 2)
     {
-      printf ("unwind FAILED: %d cleanups, expected %d\n", cleanups,
-	      DEPTH + 1);
+      printf ("unwind FAILED: %d cleanups, expected %d; %d regions\n",
+	      cleanups, DEPTH + 1, bottom_regions[1]);
       return 1;
     }
   pthread_create (&t, &attr, thread_main, (void *) 2L);
   pthread_join (t, &r);
-  if (r != (void *) 1L)
+  if (r != (void *) 1L || bottom_regions[2] < 2)
     {
       printf ("unwind FAILED: second thread\n");
       return 1;

@@ -49,6 +49,9 @@ pub enum Plant {
     /// the word at this offset from TP (bytes) instead of the specified
     /// one.
     LibgccGuardOffset(i64),
+    /// libgcc's `morestack.o` with every `bti j` landing pad turned into
+    /// a `nop`.
+    LibgccNoBtiJ,
 }
 
 /// One planted fault.
@@ -209,6 +212,12 @@ pub const FAULTS: &[Fault] = &[
         rule: "glibc without the slot refuses split-stack programs, lazily and with LD_BIND_NOW (3)",
         owners: &["refusal/symbol-needs-abi-node", "refusal/split-program"],
         plant: Plant::PatchedGlibcAsOld,
+    },
+    Fault {
+        name: "libgcc-landing-pad-bti",
+        rule: "with BTI, __morestack's exception landing pad starts with bti j (5.8, 7)",
+        owners: &["runtime/bti"],
+        plant: Plant::LibgccNoBtiJ,
     },
     Fault {
         name: "libgcc-guard-offset",
@@ -582,7 +591,32 @@ fn plant(tc: &Toolchain, f: &Fault, dir: &Path) -> Result<Toolchain> {
         Plant::PatchedGlibcAsOld => ftc.old_sysroots = vec![tc.sysroot.clone()],
         Plant::SymbolValue(v) => ftc.sysroot = sysroot_with_symbol_value(&tc.sysroot, dir, v)?,
         Plant::LibgccGuardOffset(off) => {
-            libgcc_with_guard_offset(tc, dir, off)?;
+            libgcc_patched(tc, dir, |data| {
+                for name in ["__morestack_get_guard", "__morestack_set_guard"] {
+                    let (at, word) = crate::elf::tp_access_word(data, name)?;
+                    let imm9 = (off as u32) & 0x1ff;
+                    let new = (word & !(0x1ff << 12)) | (imm9 << 12);
+                    data[at..at + 4].copy_from_slice(&new.to_le_bytes());
+                }
+                Ok(())
+            })?;
+            ftc.gcc = wrapper_driver(tc, dir, &[], None)?;
+        }
+        Plant::LibgccNoBtiJ => {
+            libgcc_patched(tc, dir, |data| {
+                let (bti_j, nop) = (0xd503_249fu32.to_le_bytes(), 0xd503_201fu32.to_le_bytes());
+                let mut n = 0;
+                for k in (0..data.len().saturating_sub(3)).step_by(4) {
+                    if data[k..k + 4] == bti_j {
+                        data[k..k + 4].copy_from_slice(&nop);
+                        n += 1;
+                    }
+                }
+                if n == 0 {
+                    bail!("morestack.o has no bti j");
+                }
+                Ok(())
+            })?;
             ftc.gcc = wrapper_driver(tc, dir, &[], None)?;
         }
     }
@@ -634,9 +668,13 @@ fn sysroot_with_symbol_value(sysroot: &Path, dir: &Path, value: i64) -> Result<P
 }
 
 /// Writes `dir/libgcc.a`: the toolchain's `libgcc.a` whose `morestack.o`
-/// has `__morestack_get_guard` and `__morestack_set_guard` accessing TP +
-/// `off` (the imm9 of their `ldur`/`stur` rewritten).
-fn libgcc_with_guard_offset(tc: &Toolchain, dir: &Path, off: i64) -> Result<()> {
+/// was changed by `patch` (given the object's bytes), for a wrapper
+/// driver whose `-B dir/` finds it first.
+fn libgcc_patched(
+    tc: &Toolchain,
+    dir: &Path,
+    patch: impl Fn(&mut Vec<u8>) -> Result<()>,
+) -> Result<()> {
     let libgcc = duct::cmd!(tc.gcc.as_os_str(), "-print-libgcc-file-name").read()?;
     let ar = prog_name(&tc.gcc, "ar").or_else(|_| -> Result<PathBuf> {
         let sibling = tc.gcc.with_file_name("aarch64-linux-gnu-ar");
@@ -650,24 +688,14 @@ fn libgcc_with_guard_offset(tc: &Toolchain, dir: &Path, off: i64) -> Result<()> 
     std::fs::create_dir_all(&work)?;
     let copy = dir.join("libgcc.a");
     std::fs::copy(libgcc.trim(), &copy)?;
-    duct::cmd!(&ar, "x", &copy, "morestack.o")
+    duct::cmd!(ar.as_os_str(), "x", &copy, "morestack.o")
         .dir(&work)
         .run()?;
     let obj = work.join("morestack.o");
     let mut data = std::fs::read(&obj)?;
-    let mut patched = 0;
-    for name in ["__morestack_get_guard", "__morestack_set_guard"] {
-        let (at, word) = crate::elf::tp_access_word(&data, name)?;
-        let imm9 = (off as u32) & 0x1ff;
-        let new = (word & !(0x1ff << 12)) | (imm9 << 12);
-        data[at..at + 4].copy_from_slice(&new.to_le_bytes());
-        patched += 1;
-    }
-    if patched != 2 {
-        bail!("morestack.o: guard accessors not found");
-    }
+    patch(&mut data)?;
     std::fs::write(&obj, data)?;
-    duct::cmd!(&ar, "r", &copy, "morestack.o")
+    duct::cmd!(ar.as_os_str(), "r", &copy, "morestack.o")
         .dir(&work)
         .run()?;
     Ok(())

@@ -58,7 +58,7 @@ const FIND_SRC: &str = include_str!("../../cases/splitstack_find.c");
 pub const RUNTIME_CASES: &[RuntimeCase] = &[
     RuntimeCase {
         id: "runtime/deep-recursion",
-        title: "deep recursion on small stacks, initial thread and 64 KiB threads",
+        title: "deep recursion on small stacks, initial thread and 128 KiB threads (PTHREAD_STACK_MIN)",
         file: "recursion.c",
         src: RECURSION_SRC,
         flags: &["-O2", "-pthread"],
