@@ -1,5 +1,7 @@
 /* Checks: alloca and variable-length arrays under -fsplit-stack.  At
-   every level of a recursion a VLA of up to 64 KiB is allocated, filled
+   every level of a recursion a VLA of up to MAX_VLA bytes (default
+   64 KiB; runtime/alloca-large builds it with 4 MiB and DEPTH 100) is
+   allocated, filled
    and verified after the deeper levels returned; allocations that do not
    fit in the current segment must go through
    __morestack_allocate_stack_space instead of overrunning it.
@@ -8,10 +10,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#ifndef MAX_VLA
+#define MAX_VLA (64 * 1024)
+#endif
+#ifndef DEPTH
+#define DEPTH 400
+#endif
+
 static int
 level (int n)
 {
-  int size = 1024 + (n * 7919) % (64 * 1024);
+  int size = 1024 + (int) (((long) n * 7919 * 61) % MAX_VLA);
   char vla[size];
   memset (vla, n & 0xff, size);
   int bad = n == 0 ? 0 : level (n - 1);
@@ -24,7 +33,7 @@ level (int n)
 int
 main (void)
 {
-  int bad = level (400);
+  int bad = level (DEPTH);
   if (bad != 0)
     {
       printf ("alloca FAILED: %d bad bytes\n", bad);

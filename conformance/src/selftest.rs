@@ -154,6 +154,14 @@ pub const FAULTS: &[Fault] = &[
         plant: Plant::AsmFile(r"s/(\tb\.lo\t\.L\w+\n\.L\w+:\n)\t(?:bti\tc|hint\t34)[^\n]*\n/$1/g"),
     },
     Fault {
+        name: "alloca-check-skipped",
+        rule: "a dynamic allocation that does not fit in the segment goes through __morestack_allocate_stack_space (5.5)",
+        owners: &["runtime/alloca-large"],
+        // The space check's `bcs` (room in this segment) made
+        // unconditional.
+        plant: Plant::AsmFile(r"s/(\tcmp\tx\d+, x\d+\n(?:\t\.cfi[^\n]*\n)*)\tbcs\t/$1\tb\t/g"),
+    },
+    Fault {
         name: "no-split-stack-note",
         rule: "split-stack objects carry .note.GNU-split-stack (5.7)",
         owners: &["notes/split-stack"],
@@ -737,7 +745,7 @@ mod tests {
             }
         }
         for section in [
-            "(1", "(2)", "(3)", "4)", "5.1", "5.2", "5.3", "5.4", "5.7", "5.8", "(6)", "(7)",
+            "(1", "(2)", "(3)", "4)", "5.1", "5.2", "5.3", "5.4", "5.5", "5.7", "5.8", "(6)", "(7)",
         ] {
             assert!(
                 FAULTS.iter().any(|f| f.rule.contains(section)),
@@ -767,6 +775,13 @@ mod tests {
                 .read()
                 .unwrap()
         };
+        assert_eq!(
+            whole(
+                "alloca-check-skipped",
+                "\tcmp\tx1, x3\n\t.cfi_offset 21, -32\n\tbcs\t.L2\n\tbcs\t.L9\n"
+            ),
+            "\tcmp\tx1, x3\n\t.cfi_offset 21, -32\n\tb\t.L2\n\tbcs\t.L9"
+        );
         assert_eq!(
             whole(
                 "no-bti-at-continuation",

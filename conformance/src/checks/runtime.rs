@@ -202,6 +202,15 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         cpu: None,
     },
     RuntimeCase {
+        id: "runtime/alloca-large",
+        title: "VLAs up to 4 MiB, more than a segment holds, at every level of a recursion",
+        file: "alloca.c",
+        src: ALLOCA_SRC,
+        flags: &["-O2", "-DMAX_VLA=(4*1024*1024)", "-DDEPTH=100"],
+        expect: "alloca ok\n",
+        cpu: None,
+    },
+    RuntimeCase {
         id: "runtime/splitstack-find",
         title: "__splitstack_find reports every thread's whole stack (initial, glibc-allocated, program-supplied), before and after segment switches",
         file: "splitstack_find.c",
