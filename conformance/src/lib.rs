@@ -344,6 +344,10 @@ impl Report {
                 root.display()
             ));
         }
+        s.push_str(&format!(
+            "- compiled: {}\n",
+            self.toolchain.compile_with.describe()
+        ));
         s.push_str("\n| check | result | what | detail |\n|---|---|---|---|\n");
         for r in &self.results {
             s.push_str(&format!(
