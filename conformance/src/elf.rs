@@ -188,12 +188,22 @@ pub fn functions(data: &[u8], reloc_target: &str) -> Result<Vec<ObjectFunction>>
 ///
 /// Errors: not an ELF file, no such dynamic symbol, or no file data.
 pub fn dynamic_symbol_file_offset(data: &[u8], name: &str) -> Result<usize> {
+    symbol_file_offset(data, name, true)
+}
+
+/// The file offset (bytes) of the defined symbol `name` (a dynamic one
+/// with `dynamic`) in the ELF file `data`.  Errors: not an ELF file, no
+/// such symbol, or no file data.
+fn symbol_file_offset(data: &[u8], name: &str, dynamic: bool) -> Result<usize> {
     use object::{Object, ObjectSection, ObjectSymbol};
     let file = object::File::parse(data).context("not an ELF file")?;
-    let sym = file
-        .dynamic_symbols()
-        .find(|s| s.name() == Ok(name) && s.is_definition())
-        .with_context(|| format!("no dynamic symbol {name}"))?;
+    let found = |s: &object::Symbol<'_, '_>| s.name() == Ok(name) && s.is_definition();
+    let sym = if dynamic {
+        file.dynamic_symbols().find(found)
+    } else {
+        file.symbols().find(found)
+    }
+    .with_context(|| format!("no symbol {name}"))?;
     let section = sym
         .section_index()
         .and_then(|i| file.section_by_index(i).ok())
@@ -211,20 +221,7 @@ pub fn dynamic_symbol_file_offset(data: &[u8], name: &str) -> Result<usize> {
 ///
 /// Errors: not an ELF object, no such function, or no such access.
 pub fn tp_access_word(data: &[u8], name: &str) -> Result<(usize, u32)> {
-    use object::{Object, ObjectSection, ObjectSymbol};
-    let file = object::File::parse(data).context("not an ELF object")?;
-    let sym = file
-        .symbols()
-        .find(|s| s.name() == Ok(name) && s.is_definition())
-        .with_context(|| format!("no function {name}"))?;
-    let section = sym
-        .section_index()
-        .and_then(|i| file.section_by_index(i).ok())
-        .with_context(|| format!("{name} is not in a section"))?;
-    let (start, _) = section
-        .file_range()
-        .with_context(|| format!("{name}'s section has no file data"))?;
-    let func = (start + sym.address() - section.address()) as usize;
+    let func = symbol_file_offset(data, name, false)?;
     let code = data
         .get(func..func + 20)
         .with_context(|| format!("{name} lies outside the file"))?;
