@@ -783,6 +783,14 @@ mod tests {
                 &[MRS, LDUR, movz, 0xf2a0200b, sub_h, CMP_X10, BLO_16],
             ),
             (
+                "movn x10",
+                &[MRS, LDUR, 0x9280020a, movk, sub_h, CMP_X10, BLO_16],
+            ),
+            (
+                "movz x11",
+                &[MRS, LDUR, 0xd280020b, movk, sub_h, CMP_X10, BLO_16],
+            ),
+            (
                 "movk lsl 0",
                 &[MRS, LDUR, movz, 0xf280200a, sub_h, CMP_X10, BLO_16],
             ),
