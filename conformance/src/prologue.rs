@@ -1054,6 +1054,11 @@ mod tests {
         );
         // Writeback with a positive offset frees stack.
         assert_eq!(frame_bytes(&bytes(&[0xa9817bfd, 0xd65f03c0]), 0), Ok(0));
+        // mov sp, #0x1000 (orr into SP) ends the prologue too.
+        assert_eq!(
+            frame_bytes(&bytes(&[0xd10043ff, 0xb27403ff, 0xd10043ff, 0xd65f03c0]), 0),
+            Ok(16)
+        );
         // Any other write of SP ends the prologue: mov sp, x29.
         assert_eq!(
             frame_bytes(&bytes(&[0xd10043ff, 0x910003bf, 0xd10083ff, 0xd65f03c0]), 0),
@@ -1092,6 +1097,20 @@ mod tests {
         // prologue as before.
         let code = bytes(&[0xd14403ec, 0xd14043ff, 0xeb2c63ff, 0x54000041, 0xd10043ff]);
         assert_eq!(frame_bytes(&code, 0), Ok(0x10000));
+        // A branch to itself is not a probing loop.
+        let code = bytes(&[0xd14043ec, 0xeb2c63ff, 0x54000001, 0xd10043ff]);
+        assert_eq!(frame_bytes(&code, 0), Ok(0));
+        // Only a compare with SP closes a probing loop: cmp x1, x12.
+        let code = bytes(&[0xd14403ec, 0xd14043ff, 0xeb0c003f, 0x54ffffc1, 0xd10043ff]);
+        assert_eq!(frame_bytes(&code, 0), Ok(0x10000));
+        // The loop's end set without a shift (sub x12, sp, #2048), or from
+        // a register (mov x13, #0x20000; sub x12, sp, x13).
+        let code = bytes(&[0xd12003ec, 0xd11003ff, 0xeb2c63ff, 0x54ffffc1, 0xd10043ff]);
+        assert_eq!(frame_bytes(&code, 0), Ok(2048 + 16));
+        let code = bytes(&[
+            0xd2a0004d, 0xcb2d63ec, 0xd14043ff, 0xeb2c63ff, 0x54ffffc1, 0xd10043ff,
+        ]);
+        assert_eq!(frame_bytes(&code, 0), Ok(0x20000 + 16));
         // A loop on a register not set from SP is not followed.
         let code = bytes(&[0xd14043ff, 0xeb2c63ff, 0x54ffffc1, 0xd10043ff]);
         assert_eq!(frame_bytes(&code, 0), Ok(0x10000));
