@@ -1054,6 +1054,28 @@ mod tests {
         );
         // Writeback with a positive offset frees stack.
         assert_eq!(frame_bytes(&bytes(&[0xa9817bfd, 0xd65f03c0]), 0), Ok(0));
+        // SP written from another register ends the prologue: sub sp, x1,
+        // #16; sub sp, x1, #1, lsl #12; movz x16, #16; sub sp, x1, x16.
+        for second in [
+            &[0xd100403fu32][..],
+            &[0xd140043f],
+            &[0xd2800210, 0xcb30603f],
+        ] {
+            let mut w = vec![0xd10043ffu32];
+            w.extend_from_slice(second);
+            w.extend([0xd10043ff, 0xd65f03c0]);
+            assert_eq!(frame_bytes(&bytes(&w), 0), Ok(16), "{second:x?}");
+        }
+        // movn w16, #0x10, lsl #16 (w16 = 0xffefffff, zero-extended).
+        assert_eq!(
+            frame_bytes(&bytes(&[0x12a00210, 0xcb3063ff]), 0),
+            Ok(0xffef_ffff)
+        );
+        // mov x12, #0x1000 as an orr (64-bit bitmask immediate).
+        assert_eq!(
+            frame_bytes(&bytes(&[0xb27403ec, 0xcb2c63ff]), 0),
+            Ok(0x1000)
+        );
         // mov sp, #0x1000 (orr into SP) ends the prologue too.
         assert_eq!(
             frame_bytes(&bytes(&[0xd10043ff, 0xb27403ff, 0xd10043ff, 0xd65f03c0]), 0),
