@@ -648,6 +648,9 @@ mod tests {
         assert_eq!(h, "frame raised from 8192 to 1056768 bytes");
         // Raised by more than the adjust size asked for.
         assert!(judge(&at(to_non_split), 0xff000).is_err());
+        // An adjust size that is not a whole page is rounded up (K +=
+        // ceil(adjust / 4096)).
+        assert!(judge(&at(to_non_split), 0xff800).is_ok());
         // Raised, but not by the adjust size asked for.
         let e = judge(&at(to_non_split), 0x200000).unwrap_err();
         assert!(e.contains("not raised"), "{e}");
