@@ -241,9 +241,15 @@ fn run_mutants(ui: &Ui, repo: &Path, diff: Option<&Path>, out: &Path) -> Result<
     let log = out.join("xtask-mutants.log");
     std::fs::create_dir_all(out)?;
     // cargo-mutants exits 2 when mutants were missed, 3 on timeouts: the
-    // summary files say what happened; only a missing summary is an error.
-    let _ = cmd.run_logged(ui, "mutants: cargo mutants", &log);
-    read_summary(&out.join("mutants.out"))
+    // summary files say what happened.  With nothing to mutate (a diff
+    // that touches no judging function) it exits 0 without writing them.
+    let status = cmd.run_logged(ui, "mutants: cargo mutants", &log);
+    let summary = out.join("mutants.out");
+    if status.is_ok() && !summary.exists() {
+        ui.line("mutants: no mutant in the selected code");
+        return Ok(Summary::default());
+    }
+    read_summary(&summary)
         .with_context(|| format!("cargo mutants did not finish (log: {})", log.display()))
 }
 
