@@ -756,12 +756,12 @@ mod tests {
 
     #[test]
     fn the_asm_rewrites_change_what_they_target() {
-        let perl = |prog: &str, input: &str| -> String {
-            duct::cmd!("perl", "-pe", prog)
-                .stdin_bytes(input)
-                .read()
-                .unwrap()
+        let run_perl = |flags: &[&str], prog: &str, input: &str| -> String {
+            let mut args: Vec<&str> = flags.to_vec();
+            args.push(prog);
+            duct::cmd("perl", args).stdin_bytes(input).read().unwrap()
         };
+        let perl = |prog: &str, input: &str| run_perl(&["-pe"], prog, input);
         let asm = |f: &str| match FAULTS.iter().find(|x| x.name == f).unwrap().plant {
             Plant::Asm(p) => p,
             _ => panic!(),
@@ -770,10 +770,7 @@ mod tests {
             let Plant::AsmFile(p) = FAULTS.iter().find(|x| x.name == f).unwrap().plant else {
                 panic!()
             };
-            duct::cmd!("perl", "-0777", "-pe", p)
-                .stdin_bytes(input)
-                .read()
-                .unwrap()
+            run_perl(&["-0777", "-pe"], p, input)
         };
         assert_eq!(
             whole(

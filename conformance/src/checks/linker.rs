@@ -404,13 +404,7 @@ fn linker_non_split(p: &Probe) -> Outcome {
     ) {
         Ok(e) => e,
         Err(e) => {
-            let msg = format!("{e:#}");
-            let line = msg
-                .lines()
-                .find(|l| l.contains("error"))
-                .unwrap_or("link failed")
-                .trim()
-                .to_string();
+            let line = super::first_error_line(&format!("{e:#}"), "link failed");
             return fail(format!("link with gold: {line}"));
         }
     };
@@ -596,24 +590,18 @@ mod tests {
         assert!(e.contains("before the branch was changed"), "{e}");
         // Raised by exactly the adjust size is enough.
         let exact = 0x101000 - 272;
-        assert!(judge_rewritten(
-            &before,
-            &bytes(&words),
-            &bytes(&good),
-            0x1000,
-            0x9000,
-            exact
-        )
-        .is_ok());
-        assert!(judge_rewritten(
-            &before,
-            &bytes(&words),
-            &bytes(&good),
-            0x1000,
-            0x9000,
-            exact + 1
-        )
-        .is_err());
+        let with_adjust = |adjust| {
+            judge_rewritten(
+                &before,
+                &bytes(&words),
+                &bytes(&good),
+                0x1000,
+                0x9000,
+                adjust,
+            )
+        };
+        assert!(with_adjust(exact).is_ok());
+        assert!(with_adjust(exact + 1).is_err());
         // The cold block's sub is no longer a sub x10, sp.
         let mut sub = good;
         sub[4] = 0xd14407eb; // sub x11

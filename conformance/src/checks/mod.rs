@@ -176,6 +176,14 @@ pub fn judge_started(run: anyhow::Result<Run>, expect: &str, pass: String, what:
     }
 }
 
+/// The outcome of a check written with `?`: `Ok` is its verdict, `Err`
+/// the FAIL (or SKIP) that stopped it early.
+pub fn either(r: Result<Outcome, Outcome>) -> Outcome {
+    match r {
+        Ok(o) | Err(o) => o,
+    }
+}
+
 /// The first line of compiler or linker diagnostics that says `error`,
 /// trimmed, or `fallback` when none does.
 pub fn first_error_line(diagnostics: &str, fallback: &str) -> String {

@@ -32,7 +32,7 @@ pub fn checks() -> Vec<Check> {
                 abi::VERSION_NODE
             ),
             false,
-            plain_program_runs,
+            |p: &Probe| super::either(plain(p)),
         ),
         Check::new(
             "refusal/symbol-needs-abi-node",
@@ -41,7 +41,7 @@ pub fn checks() -> Vec<Check> {
                 abi::VERSION_NODE
             ),
             false,
-            symbol_needs_node,
+            |p: &Probe| super::either(symbol(p)),
         ),
         Check::new(
             "refusal/split-program",
@@ -50,7 +50,7 @@ pub fn checks() -> Vec<Check> {
                 abi::VERSION_NODE
             ),
             true,
-            split_program_refused,
+            |p: &Probe| super::either(split_program(p)),
         ),
     ]
 }
@@ -114,12 +114,6 @@ fn build_and_inspect(
         .and_then(|d| needed_versions(&d))
         .map_err(|e| Outcome::Fail(format!("inspect: {e:#}")))?;
     Ok((exe, needs))
-}
-
-fn plain_program_runs(p: &Probe) -> Outcome {
-    match plain(p) {
-        Ok(o) | Err(o) => o,
-    }
 }
 
 fn plain(p: &Probe) -> Result<Outcome, Outcome> {
@@ -187,12 +181,6 @@ fn refused_everywhere(p: &Probe, exe: &Path) -> Result<String, Outcome> {
     Ok(seen.join(", "))
 }
 
-fn symbol_needs_node(p: &Probe) -> Outcome {
-    match symbol(p) {
-        Ok(o) | Err(o) => o,
-    }
-}
-
 fn symbol(p: &Probe) -> Result<Outcome, Outcome> {
     let (exe, needs) = build_and_inspect(p, "symbol_ref", SYMBOL_SRC, &[])?;
     judge_needs(&needs, true).map_err(|e| Outcome::Fail(format!("inspect: {e}")))?;
@@ -218,12 +206,6 @@ fn symbol(p: &Probe) -> Result<Outcome, Outcome> {
 /// The recursion case (no reference of its own to glibc's symbol) needs
 /// the node through libgcc's split-stack runtime, and every old glibc
 /// refuses it.
-fn split_program_refused(p: &Probe) -> Outcome {
-    match split_program(p) {
-        Ok(o) | Err(o) => o,
-    }
-}
-
 fn split_program(p: &Probe) -> Result<Outcome, Outcome> {
     let (exe, needs) = build_and_inspect(
         p,

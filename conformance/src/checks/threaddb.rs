@@ -74,9 +74,7 @@ pub fn checks() -> Vec<Check> {
 /// release built without the block) go into the detail text only and never
 /// change the verdict.
 fn check(p: &Probe) -> Outcome {
-    match run_check(p) {
-        Ok(o) | Err(o) => o,
-    }
+    super::either(run_check(p))
 }
 
 fn run_check(p: &Probe) -> Result<Outcome, Outcome> {
