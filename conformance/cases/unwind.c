@@ -9,6 +9,10 @@
    more than one stack region at their bottom (the thread's stack is the
    smallest AArch64 allows, PTHREAD_STACK_MIN = 128 KiB; a size below it
    is refused, and the thread would run on an 8 MiB default stack).
+   The recursion passes through functions of every prologue form
+   (docs/abi.md, 5.2): besides the small frames (form S), a frame of
+   8 KiB every 500 levels (form L) and one of 17 MiB half-way (form H),
+   so that each form's unwind information is on the path.
    Built with -fexceptions.  Prints "unwind ok" and exits 0 only if the
    counts match.  */
 
@@ -60,6 +64,32 @@ note_cleanup (int *p)
   cleanups++;
 }
 
+static long down (int n, int mode);
+
+/* A frame that needs form L (8 KiB).  */
+__attribute__ ((noinline)) static long
+wide (int n, int mode)
+{
+  volatile char frame[8192];
+  frame[0] = (char) n;
+  frame[sizeof frame - 1] = (char) n;
+  long r = down (n, mode);
+  return frame[0] == (char) n && frame[sizeof frame - 1] == (char) n
+	   ? r : -1000000;
+}
+
+/* A frame that needs form H (17 MiB; only its ends are touched).  */
+__attribute__ ((noinline)) static long
+huge (int n, int mode)
+{
+  volatile char frame[17 << 20];
+  frame[0] = (char) n;
+  frame[sizeof frame - 1] = (char) n;
+  long r = down (n, mode);
+  return frame[0] == (char) n && frame[sizeof frame - 1] == (char) n
+	   ? r : -1000000;
+}
+
 static long
 down (int n, int mode)
 {
@@ -75,7 +105,13 @@ down (int n, int mode)
 	pthread_exit (NULL);
       return 0;
     }
-  long r = n + down (n - 1, mode);
+  long r = n;
+  if (n - 1 == DEPTH / 2)
+    r += huge (n - 1, mode);
+  else if ((n - 1) % 500 == 0)
+    r += wide (n - 1, mode);
+  else
+    r += down (n - 1, mode);
   return frame[0] == (char) n ? r + (guard - n) : -1000000;
 }
 

@@ -214,6 +214,25 @@ fn symbol_file_offset(data: &[u8], name: &str, dynamic: bool) -> Result<usize> {
     Ok((start + sym.address() - section.address()) as usize)
 }
 
+/// The file offsets (bytes) of the code of the function `name` in the ELF
+/// file `data`: from its symbol's value, `st_size` bytes long.  Errors:
+/// not an ELF file, no such defined symbol, a size of 0, or code outside
+/// the file.
+pub fn function_file_range(data: &[u8], name: &str) -> Result<std::ops::Range<usize>> {
+    use object::{Object, ObjectSymbol};
+    let start = symbol_file_offset(data, name, false)?;
+    let file = object::File::parse(data).context("not an ELF file")?;
+    let size = file
+        .symbols()
+        .find(|s| s.name() == Ok(name) && s.is_definition())
+        .map(|s| s.size() as usize)
+        .unwrap_or(0);
+    if size == 0 || start + size > data.len() {
+        anyhow::bail!("{name}: no size, or code outside the file");
+    }
+    Ok(start..start + size)
+}
+
 /// In the relocatable object `data`, the thread-pointer-relative access of
 /// the function `name` (`mrs xT, tpidr_el0` among its first four
 /// instructions, then the load or store through xT): its file offset in

@@ -99,6 +99,30 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// The toolchain has no C++ driver: [`cxx_driver`] found none beside
+/// the C driver.
+#[derive(Debug)]
+pub struct NoCxxDriver;
+
+impl std::fmt::Display for NoCxxDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the toolchain has no C++ driver beside its C driver")
+    }
+}
+
+impl std::error::Error for NoCxxDriver {}
+
+/// The C++ driver that belongs to the C driver `gcc`: the same path with
+/// the last `gcc` of the file name replaced by `g++`
+/// (`aarch64-linux-gnu-gcc` -> `aarch64-linux-gnu-g++`, `gcc-16` ->
+/// `g++-16`), if that file exists.  `None` otherwise.
+pub fn cxx_driver(gcc: &Path) -> Option<PathBuf> {
+    let name = gcc.file_name()?.to_str()?;
+    let at = name.rfind("gcc")?;
+    let cxx = gcc.with_file_name(format!("{}g++{}", &name[..at], &name[at + 3..]));
+    cxx.exists().then_some(cxx)
+}
+
 impl Run {
     /// Exit code 0.
     pub fn ok(&self) -> bool {
@@ -149,6 +173,17 @@ impl<'a> Probe<'a> {
         self.drive(name, flags, &[c])
     }
 
+    /// Compiles `src` (C++) with the C++ driver beside the C driver (see
+    /// [`cxx_driver`]) and `flags` into `name`.  Returns the output path,
+    /// or the compiler's diagnostics as the error; [`NoCxxDriver`] when
+    /// the toolchain has no C++ driver.
+    pub fn compile_cxx(&self, name: &str, src: &str, flags: &[&str]) -> Result<PathBuf> {
+        let driver = cxx_driver(&self.tc.gcc).ok_or(NoCxxDriver)?;
+        let c = self.dir.join(format!("{name}.cc"));
+        std::fs::write(&c, src)?;
+        self.drive_with(&driver, name, flags, &[c])
+    }
+
     /// Links `objects` with `flags` into the executable `name`.  Returns
     /// its path, or the driver's diagnostics as the error.
     pub fn link(&self, name: &str, objects: &[PathBuf], flags: &[&str]) -> Result<PathBuf> {
@@ -158,6 +193,17 @@ impl<'a> Probe<'a> {
     /// Runs the driver on `inputs` with `flags`, output `name` in the
     /// scratch directory, killed after [`COMPILE_TIMEOUT_SECS`].
     fn drive(&self, name: &str, flags: &[&str], inputs: &[PathBuf]) -> Result<PathBuf> {
+        self.drive_with(&self.tc.gcc, name, flags, inputs)
+    }
+
+    /// [`Probe::drive`] with another driver (the C++ one).
+    fn drive_with(
+        &self,
+        driver: &Path,
+        name: &str,
+        flags: &[&str],
+        inputs: &[PathBuf],
+    ) -> Result<PathBuf> {
         let out = self.dir.join(name);
         let mut args: Vec<std::ffi::OsString> = Vec::new();
         match &self.tc.compile_with {
@@ -182,21 +228,21 @@ impl<'a> Probe<'a> {
         args.push("-o".into());
         args.push(out.clone().into());
         let o = run_bounded(
-            duct::cmd(self.tc.gcc.as_os_str().to_owned(), args),
+            duct::cmd(driver.as_os_str().to_owned(), args),
             COMPILE_TIMEOUT_SECS,
-            &self.tc.gcc.display().to_string(),
+            &driver.display().to_string(),
         )?;
         if o.timed_out {
             bail!(
                 "{} {} did not finish in {COMPILE_TIMEOUT_SECS} s",
-                self.tc.gcc.display(),
+                driver.display(),
                 flags.join(" ")
             );
         }
         if o.code != Some(0) {
             bail!(
                 "{} {} failed:\n{}",
-                self.tc.gcc.display(),
+                driver.display(),
                 flags.join(" "),
                 o.stderr.trim_end()
             );
@@ -288,6 +334,23 @@ impl<'a> Probe<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cxx_driver_is_the_c_driver_s_sibling() {
+        let d = tempfile::tempdir().unwrap();
+        for (c, cxx) in [
+            ("aarch64-linux-gnu-gcc", "aarch64-linux-gnu-g++"),
+            ("gcc-16", "g++-16"),
+            ("aarch64-linux-gnu-gcc-16", "aarch64-linux-gnu-g++-16"),
+        ] {
+            let gcc = d.path().join(c);
+            std::fs::write(&gcc, "").unwrap();
+            assert_eq!(cxx_driver(&gcc), None, "{c}: no g++ yet");
+            std::fs::write(d.path().join(cxx), "").unwrap();
+            assert_eq!(cxx_driver(&gcc), Some(d.path().join(cxx)), "{c}");
+        }
+        assert_eq!(cxx_driver(&d.path().join("clang")), None);
+    }
 
     #[test]
     fn programs_are_found_through_path() {

@@ -52,7 +52,26 @@ pub enum Plant {
     /// libgcc's `morestack.o` with every `bti j` landing pad turned into
     /// a `nop`.
     LibgccNoBtiJ,
+    /// libgcc's `morestack.o` with the `nth` (from 0) instruction word
+    /// equal to `word` in `function`'s code replaced by `to`.
+    LibgccWord {
+        function: &'static str,
+        word: u32,
+        nth: usize,
+        to: u32,
+    },
 }
+
+/// `stur x9, [x10, #-8]`: how `__morestack` stores a guard (docs/abi.md,
+/// 5.8): on the switch to a new segment, on the return, in the landing pad.
+const STUR_GUARD: u32 = 0xf81f_8149;
+/// `nop`.
+const NOP: u32 = 0xd503_201f;
+/// `add x10, x10, #4, lsl #12`: `__stack_split_initialize` adding BACKOFF
+/// (16 KiB) to S - INITIAL_STACK (docs/abi.md, 5.8).
+const ADD_BACKOFF: u32 = 0x9140_114a;
+/// `add x10, x10, #7, lsl #12`: the guard 12 KiB higher, S - 4 KiB.
+const ADD_BACKOFF_PLUS_12K: u32 = 0x9140_1d4a;
 
 /// One planted fault.
 #[derive(Debug, Clone, Copy)]
@@ -180,6 +199,14 @@ pub const FAULTS: &[Fault] = &[
         plant: Plant::Asm(r"s/^\t\.cfi_\w+.*$//"),
     },
     Fault {
+        name: "no-cfi-large-frames",
+        rule: "unwind information in functions of every prologue form, planted: none in forms L and H (7)",
+        owners: &["runtime/unwind", "runtime/unwind-static"],
+        plant: Plant::AsmFile(
+            r"s{(\t\.cfi_startproc\n.*?\t\.cfi_endproc\n)}{my $b = $1; $b =~ s/^\t\.cfi_\w+.*\n//mg if $b =~ /^\t(?:sub\tx10, sp, #\d+, lsl #12|movk\tx10, )/m; $b}gse",
+        ),
+    },
+    Fault {
         name: "tls-shifted",
         rule: "TLS variant I: the executable's TLS starts at TP+16, unmoved by the guard (2)",
         owners: &["tls/variant-1", "tls/variant-1-static"],
@@ -226,6 +253,43 @@ pub const FAULTS: &[Fault] = &[
         rule: "with BTI, __morestack's exception landing pad starts with bti j (5.8, 7)",
         owners: &["runtime/bti"],
         plant: Plant::LibgccNoBtiJ,
+    },
+    Fault {
+        name: "libgcc-initial-guard",
+        rule: "__stack_split_initialize sets the initial thread's guard to S - 16 KiB, planted: S - 4 KiB (5.8)",
+        owners: &["runtime/guard-values", "runtime/guard-values-static"],
+        plant: Plant::LibgccWord {
+            function: "__stack_split_initialize",
+            word: ADD_BACKOFF,
+            nth: 0,
+            to: ADD_BACKOFF_PLUS_12K,
+        },
+    },
+    Fault {
+        name: "libgcc-return-guard",
+        rule: "__morestack restores the old segment's guard when the function returns, planted: the store skipped (5.8)",
+        owners: &["runtime/guard-values", "runtime/guard-values-static"],
+        plant: Plant::LibgccWord {
+            function: "__morestack",
+            word: STUR_GUARD,
+            nth: 1,
+            to: NOP,
+        },
+    },
+    Fault {
+        name: "libgcc-unwind-guard",
+        rule: "__morestack's landing pad restores the guard of the segment an exception returns to, planted: the store skipped (7)",
+        owners: &[
+            "runtime/cxx-exceptions",
+            "runtime/cxx-exceptions-O0",
+            "runtime/cxx-exceptions-static",
+        ],
+        plant: Plant::LibgccWord {
+            function: "__morestack",
+            word: STUR_GUARD,
+            nth: 2,
+            to: NOP,
+        },
     },
     Fault {
         name: "libgcc-guard-offset",
@@ -547,24 +611,33 @@ fn wrapper_driver(
     append: &[&str],
     drop: Option<&str>,
 ) -> Result<PathBuf> {
-    let driver = dir.join("aarch64-linux-gnu-gcc");
-    let mut text = String::from("#!/bin/sh\n# Planted-fault wrapper (conformance self-test).\n");
-    if let Some(d) = drop {
+    let script = |real: &Path| {
+        let mut text =
+            String::from("#!/bin/sh\n# Planted-fault wrapper (conformance self-test).\n");
+        if let Some(d) = drop {
+            text.push_str(&format!(
+                "for a do shift; case \"$a\" in {}*) ;; *) set -- \"$@\" \"$a\";; esac; done\n",
+                sh_quote(d)
+            ));
+        }
         text.push_str(&format!(
-            "for a do shift; case \"$a\" in {}*) ;; *) set -- \"$@\" \"$a\";; esac; done\n",
-            sh_quote(d)
+            "exec {} -B{}/ \"$@\"{}\n",
+            sh_quote(&real.display().to_string()),
+            sh_quote(&dir.display().to_string()),
+            append
+                .iter()
+                .map(|a| format!(" {}", sh_quote(a)))
+                .collect::<String>()
         ));
+        text
+    };
+    let driver = dir.join("aarch64-linux-gnu-gcc");
+    write_script(&driver, &script(&tc.gcc))?;
+    // The C++ driver beside it (found by `probe::cxx_driver`), planted
+    // the same way.
+    if let Some(cxx) = crate::probe::cxx_driver(&tc.gcc) {
+        write_script(&dir.join("aarch64-linux-gnu-g++"), &script(&cxx))?;
     }
-    text.push_str(&format!(
-        "exec {} -B{}/ \"$@\"{}\n",
-        sh_quote(&tc.gcc.display().to_string()),
-        sh_quote(&dir.display().to_string()),
-        append
-            .iter()
-            .map(|a| format!(" {}", sh_quote(a)))
-            .collect::<String>()
-    ));
-    write_script(&driver, &text)?;
     Ok(driver)
 }
 
@@ -606,6 +679,30 @@ fn plant(tc: &Toolchain, f: &Fault, dir: &Path) -> Result<Toolchain> {
                     let new = (word & !(0x1ff << 12)) | (imm9 << 12);
                     data[at..at + 4].copy_from_slice(&new.to_le_bytes());
                 }
+                Ok(())
+            })?;
+            ftc.gcc = wrapper_driver(tc, dir, &[], None)?;
+        }
+        Plant::LibgccWord {
+            function,
+            word,
+            nth,
+            to,
+        } => {
+            libgcc_patched(tc, dir, |data| {
+                let range = crate::elf::function_file_range(data, function)?;
+                let at: Vec<usize> = range
+                    .step_by(4)
+                    .filter(|&k| data.get(k..k + 4) == Some(&word.to_le_bytes()[..]))
+                    .collect();
+                let &k = at.get(nth).with_context(|| {
+                    format!(
+                        "{function} has {} instruction(s) {word:#010x}, not {}",
+                        at.len(),
+                        nth + 1
+                    )
+                })?;
+                data[k..k + 4].copy_from_slice(&to.to_le_bytes());
                 Ok(())
             })?;
             ftc.gcc = wrapper_driver(tc, dir, &[], None)?;
@@ -837,6 +934,13 @@ mod tests {
             ""
         );
         assert_eq!(perl(asm("no-cfi"), "\t.cfi_startproc\n"), "");
+        let two = "\t.cfi_startproc\n\tsub\tx10, sp, #3, lsl #12\n\t.cfi_def_cfa_offset 8192\n\t.cfi_endproc\n\
+                   \t.cfi_startproc\n\tcmp\tsp, x9\n\t.cfi_endproc\n\
+                   \t.cfi_startproc\n\tmovk\tx10, #272, lsl #16\n\t.cfi_endproc\n";
+        assert_eq!(
+            whole("no-cfi-large-frames", two),
+            "\tsub\tx10, sp, #3, lsl #12\n\t.cfi_startproc\n\tcmp\tsp, x9\n\t.cfi_endproc\n\tmovk\tx10, #272, lsl #16"
+        );
         assert_eq!(
             perl(
                 asm("tls-shifted"),

@@ -53,6 +53,13 @@ const IPA_RA_SRC: &str = include_str!("../../cases/ipa_ra.c");
 const LONGJMP_SRC: &str = include_str!("../../cases/longjmp.c");
 const BTI_SRC: &str = include_str!("../../cases/bti.c");
 const FIND_SRC: &str = include_str!("../../cases/splitstack_find.c");
+const GUARD_VALUES_SRC: &str = include_str!("../../cases/guard_values.c");
+const EH_SRC: &str = include_str!("../../cases/eh.cc");
+
+/// `-DGUARD_OFFSET=` with [`crate::abi::GUARD_OFFSET_FROM_TP`] (bytes
+/// from TP; a unit test keeps the two equal), for the cases that read the
+/// guard themselves.
+const GUARD_OFFSET_FLAG: &str = "-DGUARD_OFFSET=-8";
 
 /// The runtime cases, in report order.
 pub const RUNTIME_CASES: &[RuntimeCase] = &[
@@ -220,6 +227,51 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         cpu: None,
     },
     RuntimeCase {
+        id: "runtime/guard-values",
+        title: "the initial thread's guard is exactly S - 16 KiB; returning from segments restores the guard exactly (initial thread, 128 KiB thread)",
+        file: "guard_values.c",
+        src: GUARD_VALUES_SRC,
+        flags: &["-O2", "-pthread", GUARD_OFFSET_FLAG],
+        expect: "guard values ok\n",
+        cpu: None,
+    },
+    RuntimeCase {
+        id: "runtime/guard-values-static",
+        title: "the same in a -static program",
+        file: "guard_values.c",
+        src: GUARD_VALUES_SRC,
+        flags: &["-O2", "-static", "-pthread", GUARD_OFFSET_FLAG],
+        expect: "guard values ok\n",
+        cpu: None,
+    },
+    RuntimeCase {
+        id: "runtime/cxx-exceptions",
+        title: "C++ throw/catch across segments: caught on the original stack, rethrown from segments, caught on a segment, thrown by libstdc++; destructors counted, guard restored; initial thread and four 128 KiB threads",
+        file: "eh.cc",
+        src: EH_SRC,
+        flags: &["-O2", "-pthread", GUARD_OFFSET_FLAG],
+        expect: "cxx exceptions ok\n",
+        cpu: None,
+    },
+    RuntimeCase {
+        id: "runtime/cxx-exceptions-O0",
+        title: "the same at -O0",
+        file: "eh.cc",
+        src: EH_SRC,
+        flags: &["-O0", "-pthread", GUARD_OFFSET_FLAG],
+        expect: "cxx exceptions ok\n",
+        cpu: None,
+    },
+    RuntimeCase {
+        id: "runtime/cxx-exceptions-static",
+        title: "the same in a -static program (gold: unwind tables via PT_GNU_EH_FRAME)",
+        file: "eh.cc",
+        src: EH_SRC,
+        flags: &["-O2", "-static", "-pthread", GUARD_OFFSET_FLAG],
+        expect: "cxx exceptions ok\n",
+        cpu: None,
+    },
+    RuntimeCase {
         id: "runtime/bti",
         title: "BTI enforced on the whole text: blr into continuations, indirect calls, forced unwinding through __morestack",
         file: "bti.c",
@@ -249,12 +301,32 @@ pub fn judge_run(case: &RuntimeCase, r: &Run) -> Outcome {
     )
 }
 
+/// Judges a case that could not be built: a C++ case on a toolchain
+/// without a C++ driver is a SKIP that says so (never a pass: the
+/// verdict counts it), anything else a FAIL with the diagnostics.
+pub fn judge_build_error(case: &RuntimeCase, e: &anyhow::Error) -> Outcome {
+    if e.downcast_ref::<crate::probe::NoCxxDriver>().is_some() {
+        Outcome::Skip(format!(
+            "{e}: {} is a C++ program (a toolchain built with --c-only cannot run it)",
+            case.file
+        ))
+    } else {
+        Outcome::Fail(format!("compile {}: {e:#}", case.file))
+    }
+}
+
 fn runtime_case(p: &Probe, case: &RuntimeCase) -> Outcome {
     let mut flags = vec!["-fsplit-stack"];
     flags.extend_from_slice(case.flags);
-    let exe = match p.compile(&case.id.replace(['/', '-'], "_"), case.src, &flags) {
+    let name = case.id.replace(['/', '-'], "_");
+    let built = if case.file.ends_with(".cc") {
+        p.compile_cxx(&name, case.src, &flags)
+    } else {
+        p.compile(&name, case.src, &flags)
+    };
+    let exe = match built {
         Ok(e) => e,
-        Err(e) => return Outcome::Fail(format!("compile {}: {e:#}", case.file)),
+        Err(e) => return judge_build_error(case, &e),
     };
     match p.run_on_cpu(&exe, &p.tc.sysroot, &[], case.cpu) {
         Ok(r) => judge_run(case, &r),
@@ -319,6 +391,30 @@ mod tests {
         );
         let o = judge_run(case, &run(Some(1), case.expect, ""));
         assert!(matches!(o, Outcome::Fail(_)), "{o:?}");
+    }
+
+    #[test]
+    fn the_guard_offset_flag_is_the_specification_s() {
+        assert_eq!(
+            GUARD_OFFSET_FLAG,
+            format!("-DGUARD_OFFSET={}", crate::abi::GUARD_OFFSET_FROM_TP)
+        );
+    }
+
+    #[test]
+    fn a_missing_cxx_driver_is_a_skip_and_a_compile_error_a_fail() {
+        let cxx = RUNTIME_CASES
+            .iter()
+            .find(|c| c.file.ends_with(".cc"))
+            .unwrap();
+        let e = anyhow::Error::new(crate::probe::NoCxxDriver);
+        assert!(
+            matches!(judge_build_error(cxx, &e), Outcome::Skip(ref m) if m.contains("C++ driver")),
+            "{:?}",
+            judge_build_error(cxx, &e)
+        );
+        let e = anyhow::anyhow!("g++ failed: error: x");
+        assert!(matches!(judge_build_error(cxx, &e), Outcome::Fail(ref m) if m.contains("error: x")));
     }
 
     #[test]
