@@ -397,6 +397,7 @@ pub fn run_checks(
     .context("cannot create a temporary directory")?;
     let probe = Probe::new(tc, work.path());
     probe.require_qemu()?;
+    probe.require_compiler()?;
     let results = checks::run(checks, &probe, progress);
     if stop_requested() {
         // The scratch directory is removed when `work` is dropped.

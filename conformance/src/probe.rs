@@ -164,6 +164,24 @@ impl<'a> Probe<'a> {
         Ok(())
     }
 
+    /// Fails if the driver cannot build and link a plain C program
+    /// (`conformance/cases/plain.c`, no `-fsplit-stack`): then nothing it
+    /// does with `-fsplit-stack` can be judged, and the suite could not
+    /// run (exit 2) rather than finding the toolchain NOT CONFORMANT.
+    pub fn require_compiler(&self) -> Result<()> {
+        self.compile("preflight", crate::checks::refusal::PLAIN_SRC, &["-O2"])
+            .map(|_| ())
+            .map_err(|e| {
+                let diag = format!("{e:#}");
+                anyhow::anyhow!(
+                    "{} cannot build a plain C program without -fsplit-stack, so nothing can be \
+                     judged: {}",
+                    self.tc.gcc.display(),
+                    crate::checks::first_error_line(&diag, diag.lines().next().unwrap_or(""))
+                )
+            })
+    }
+
     /// Compiles `src` (C) with `flags` into `name` (an executable, or an
     /// object when `flags` contains `-c`).  Returns the output path, or the
     /// compiler's diagnostics as the error.

@@ -828,6 +828,20 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_build_is_told_from_a_finding() {
+        assert!(broke_the_build("compile prologue.c: gcc failed"));
+        assert!(broke_the_build(
+            "aarch64-linux-gnu-gcc -O2 -fsplit-stack failed:\nerror: x"
+        ));
+        assert!(broke_the_build("gcc -O2 failed:  \nmore"));
+        assert!(!broke_the_build(
+            "f: guard at TP-16, expected TP-8\ncompile x: failed:"
+        ));
+        assert!(!broke_the_build("the build failed here: no"));
+        assert!(!broke_the_build(""));
+    }
+
+    #[test]
     fn faults_cover_every_abi_section_and_name_real_checks() {
         assert!(FAULTS.len() >= 20);
         let ids: Vec<String> = checks::registry().into_iter().map(|c| c.id).collect();

@@ -36,6 +36,8 @@ pub const JUDGING_FUNCTIONS: &[&str] = &[
     "cold_sub_bytes",
     "cold_block_target",
     "first_error_line",
+    "broke_the_build",
+    "cxx_driver",
     "summarize",
     "offsets",
     "info_lines",
@@ -56,22 +58,59 @@ pub fn judging_re() -> String {
 /// be caught, in percent (issue 18).
 pub const REQUIRED_PERCENT: f64 = 90.0;
 
-/// Missed mutants that are equivalent (they cannot change any verdict),
-/// keyed by the mutant's name without its `:line:column`, with the reason.
-pub const EQUIVALENT: &[(&str, &str)] = &[
-    (
-        "conformance/src/prologue.rs: replace | with ^ in frame_bytes",
-        "`movk` first clears its 16-bit field (`& !(0xffff << sh)`), so OR-ing and XOR-ing the new bits into it give the same value",
-    ),
-    (
-        "conformance/src/prologue.rs: replace | with ^ in parse_fast_path",
-        "form H's bytes are `lo16 | hi16 << 16`: the two halves share no bit, so OR and XOR give the same value",
-    ),
-    (
-        "conformance/src/prologue.rs: replace < with <= in frame_bytes",
-        "a pre-indexed store with writeback of offset 0 adds 0 bytes to the frame either way",
-    ),
+/// A missed mutant that is equivalent: it cannot change any verdict.
+pub struct Equivalent {
+    /// The mutant's name without its `:line:column` ([`stable_name`]).
+    pub mutant: &'static str,
+    /// The mutated source line, trimmed: with the name, it picks out one
+    /// mutant even where a function has several alike (two `|` in
+    /// `frame_bytes`), and it survives edits elsewhere in the file.
+    pub line: &'static str,
+    /// Why it is equivalent.
+    pub why: &'static str,
+}
+
+/// The missed mutants that are equivalent.
+pub const EQUIVALENT: &[Equivalent] = &[
+    Equivalent {
+        mutant: "conformance/src/prologue.rs: replace | with ^ in frame_bytes",
+        line: "*c = (*c & !(0xffff << sh)) | (u64::from(v) << sh);",
+        why: "`movk` first clears its 16-bit field (`& !(0xffff << sh)`), so OR-ing and XOR-ing the new bits into it give the same value",
+    },
+    Equivalent {
+        mutant: "conformance/src/prologue.rs: replace | with ^ in parse_fast_path",
+        line: "bytes: (lo as u64) | ((hi as u64) << 16),",
+        why: "form H's bytes are `lo16 | hi16 << 16`: the two halves share no bit, so OR and XOR give the same value",
+    },
+    Equivalent {
+        mutant: "conformance/src/prologue.rs: replace < with <= in frame_bytes",
+        line: "if off < 0 =>",
+        why: "a pre-indexed store with writeback of offset 0 adds 0 bytes to the frame either way",
+    },
 ];
+
+/// The trimmed source line that the mutant `name` (`file:line:column:
+/// description`, file relative to `repo`) changes; `None` if the name has
+/// no position or the file no such line.
+pub fn source_line(repo: &Path, name: &str) -> Option<String> {
+    let mut parts = name.splitn(3, ':');
+    let file = parts.next()?;
+    let line: usize = parts.next()?.parse().ok()?;
+    let text = std::fs::read_to_string(repo.join(file)).ok()?;
+    text.lines()
+        .nth(line.checked_sub(1)?)
+        .map(|l| l.trim().to_string())
+}
+
+/// Why the missed mutant `name` is equivalent, if [`EQUIVALENT`] says so
+/// for its name and its source line `line` (see [`source_line`]).
+pub fn explanation(name: &str, line: Option<&str>) -> Option<&'static str> {
+    let k = stable_name(name);
+    EQUIVALENT
+        .iter()
+        .find(|e| e.mutant == k && Some(e.line) == line)
+        .map(|e| e.why)
+}
 
 /// A mutant's name without the `:line:column` after its file, so that
 /// the key survives edits elsewhere in the file.
@@ -106,21 +145,19 @@ impl Summary {
         }
     }
 
-    /// Missed mutants not explained in [`EQUIVALENT`].
-    pub fn unexplained(&self) -> Vec<&String> {
+    /// Missed mutants not explained in [`EQUIVALENT`] (source lines read
+    /// from `repo`).
+    pub fn unexplained(&self, repo: &Path) -> Vec<&String> {
         self.missed
             .iter()
-            .filter(|m| {
-                let k = stable_name(m);
-                !EQUIVALENT.iter().any(|(e, _)| *e == k)
-            })
+            .filter(|m| explanation(m, source_line(repo, m).as_deref()).is_none())
             .collect()
     }
 
     /// Passed: at least [`REQUIRED_PERCENT`] caught, every missed mutant
     /// explained.
-    pub fn passed(&self) -> bool {
-        self.percent() >= REQUIRED_PERCENT && self.unexplained().is_empty()
+    pub fn passed(&self, repo: &Path) -> bool {
+        self.percent() >= REQUIRED_PERCENT && self.unexplained(repo).is_empty()
     }
 }
 
@@ -145,7 +182,7 @@ pub fn read_summary(out: &Path) -> Result<Summary> {
 }
 
 /// The Markdown report.
-pub fn markdown(s: &Summary, command: &str, minutes: f64) -> String {
+pub fn markdown(s: &Summary, repo: &Path, command: &str, minutes: f64) -> String {
     let viable = s.caught.len() + s.missed.len() + s.timeout.len();
     let mut md = format!(
         "# Mutation testing of the conformance suite's judging code\n\n\
@@ -166,11 +203,7 @@ pub fn markdown(s: &Summary, command: &str, minutes: f64) -> String {
         md.push_str("None.\n");
     }
     for m in &s.missed {
-        let k = stable_name(m);
-        let why = EQUIVALENT
-            .iter()
-            .find(|(e, _)| *e == k)
-            .map(|(_, w)| *w)
+        let why = explanation(m, source_line(repo, m).as_deref())
             .unwrap_or("**NOT EXPLAINED**: a test is missing");
         md.push_str(&format!("- `{m}`: {why}\n"));
     }
@@ -288,18 +321,19 @@ pub fn run(ui: &Ui, repo: &Path, changed: bool) -> Result<bool> {
             s.timeout.len(),
             s.unviable.len()
         ));
-        for m in s.unexplained() {
+        for m in s.unexplained(repo) {
             eprintln!("missed, not explained in xtask/src/mutants.rs EQUIVALENT: {m}");
         }
         for m in &s.timeout {
             eprintln!("timeout: {m}");
         }
-        return Ok(s.unexplained().is_empty());
+        return Ok(s.unexplained(repo).is_empty());
     }
     let start = std::time::Instant::now();
     let s = run_mutants(ui, repo, None, scratch.path())?;
     let md = markdown(
         &s,
+        repo,
         "cargo xtask mutants",
         start.elapsed().as_secs_f64() / 60.0,
     );
@@ -313,10 +347,10 @@ pub fn run(ui: &Ui, repo: &Path, changed: bool) -> Result<bool> {
         s.unviable.len(),
         report.display()
     ));
-    for m in s.unexplained() {
+    for m in s.unexplained(repo) {
         eprintln!("missed, not explained: {m}");
     }
-    Ok(s.passed())
+    Ok(s.passed(repo))
 }
 
 #[cfg(test)]
@@ -329,6 +363,38 @@ mod tests {
             stable_name("conformance/src/lib.rs:191:9: replace Report::counts -> (usize, usize, usize) with (1, 1, 1)"),
             "conformance/src/lib.rs: replace Report::counts -> (usize, usize, usize) with (1, 1, 1)"
         );
+    }
+
+    #[test]
+    fn an_explanation_needs_the_name_and_the_line() {
+        let repo = env!("CARGO_MANIFEST_DIR").to_string() + "/..";
+        let repo = Path::new(&repo);
+        for e in EQUIVALENT {
+            // The line still exists in the file, once: the entry is not stale.
+            let file = e.mutant.split(':').next().unwrap();
+            let text = std::fs::read_to_string(repo.join(file)).unwrap();
+            let at: Vec<usize> = text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| l.trim() == e.line)
+                .map(|(k, _)| k + 1)
+                .collect();
+            assert_eq!(at.len(), 1, "{}: line {:?} at {at:?}", e.mutant, e.line);
+            let (_, what) = e.mutant.split_once(": ").unwrap();
+            let name = format!("{file}:{}:5: {what}", at[0]);
+            assert_eq!(
+                explanation(&name, source_line(repo, &name).as_deref()),
+                Some(e.why)
+            );
+            // The same mutation on another line of the function is not
+            // explained by it.
+            let other = format!("{file}:{}:5: {what}", at[0] + 1);
+            assert_eq!(
+                explanation(&other, source_line(repo, &other).as_deref()),
+                None,
+                "{other}"
+            );
+        }
     }
 
     #[test]
@@ -345,20 +411,20 @@ mod tests {
             unviable: v(50),
         };
         assert!((s.percent() - 90.0).abs() < 1e-9);
-        assert!(!s.passed(), "an unexplained missed mutant fails");
+        assert!(!s.passed(Path::new("/nonexistent")), "an unexplained missed mutant fails");
         let s = Summary {
             caught: v(8),
             missed: vec![],
             timeout: v(1),
             unviable: vec![],
         };
-        assert!(s.passed(), "a timeout is a hang the tests report: caught");
+        assert!(s.passed(Path::new("/nonexistent")), "a timeout is a hang the tests report: caught");
         assert!((s.percent() - 100.0).abs() < 1e-9);
         let s = Summary {
             caught: v(3),
             ..Default::default()
         };
-        assert!(s.passed());
+        assert!(s.passed(Path::new("/nonexistent")));
         assert!(Summary::default().percent() == 100.0);
     }
 

@@ -53,6 +53,39 @@ fn a_compiler_for_another_target_is_refused() {
 }
 
 #[test]
+fn a_compiler_that_cannot_build_plain_c_could_not_run_the_suite() {
+    // An aarch64 driver that fails on every compilation: the suite could
+    // not run (exit 2); it must not blame -fsplit-stack (exit 1).
+    use std::os::unix::fs::PermissionsExt;
+    let sysroot = PathBuf::from("/usr/aarch64-linux-gnu");
+    if !sysroot.join("lib/ld-linux-aarch64.so.1").exists() {
+        panic!("Debian's libc6-arm64-cross is a build requirement (cargo xtask host-deps)");
+    }
+    let d = tempfile::tempdir().unwrap();
+    let gcc = d.path().join("aarch64-linux-gnu-gcc");
+    std::fs::write(
+        &gcc,
+        "#!/bin/sh\ncase \"$1\" in -dumpmachine) echo aarch64-linux-gnu;; \
+         -print-sysroot) echo /;; *) echo 'cc1: error: no space left' >&2; exit 1;; esac\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&gcc, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, out, err) = xtask(&[
+        "conformance",
+        "--toolchain",
+        &gcc.display().to_string(),
+        "--sysroot",
+        &sysroot.display().to_string(),
+    ]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("cannot build a plain C program") && err.contains("no space left"),
+        "{err}"
+    );
+    assert!(!out.contains("CONFORMANT"), "{out}");
+}
+
+#[test]
 fn build_options_with_toolchain_are_refused() {
     let (code, _, err) = xtask(&[
         "conformance",
