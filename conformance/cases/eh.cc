@@ -15,7 +15,10 @@
    before the recursion, and the next scenario recurses across segments
    again.  The four run in the initial thread and at the same time in
    four threads on 128 KiB stacks (PTHREAD_STACK_MIN), whose guard glibc
-   set.  GUARD_OFFSET (-8) is defined on the command line.  Prints
+   set.  GUARD_OFFSET (-8) is defined on the command line.
+   (G++ refuses no_split_stack on a function definition, "cannot set
+   'no_split_stack' attribute after definition", on x86_64 too: the
+   attribute goes on a declaration before it.)  Prints
    "cxx exceptions ok" and exits 0 only if everything held.  */
 
 #include <pthread.h>
@@ -32,7 +35,10 @@ static const int DEPTH = 2000;
 static const int RETHROW_EVERY = 250;
 static const int NTHREADS = 4;
 
-__attribute__ ((no_split_stack)) static uintptr_t
+static uintptr_t guard () __attribute__ ((no_split_stack));
+static int regions () __attribute__ ((noinline, no_split_stack));
+
+static uintptr_t
 guard ()
 {
   return *(volatile uintptr_t *) ((char *) __builtin_thread_pointer ()
@@ -41,7 +47,7 @@ guard ()
 
 /* The number of stack regions __splitstack_find reports for the calling
    thread.  */
-__attribute__ ((noinline, no_split_stack)) static int
+static int
 regions ()
 {
   void *next_segment, *next_sp, *initial_sp;
@@ -121,7 +127,10 @@ static const char *const names[]
   = { "throw", "rethrow", "catch half-way", "libstdc++ out_of_range" };
 
 /* Runs scenario MODE; 0 if it went as required.  */
-__attribute__ ((noinline, no_split_stack)) static int
+static int scenario (const char *who, Mode mode)
+  __attribute__ ((noinline, no_split_stack));
+
+static int
 scenario (const char *who, Mode mode)
 {
   constructed = destroyed = rethrown = 0;
@@ -176,7 +185,9 @@ scenario (const char *who, Mode mode)
   return bad;
 }
 
-__attribute__ ((no_split_stack)) static int
+static int all_scenarios (const char *who) __attribute__ ((no_split_stack));
+
+static int
 all_scenarios (const char *who)
 {
   int bad = 0;

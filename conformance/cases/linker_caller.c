@@ -4,7 +4,8 @@
    stack segments it calls non_split_work, which needs 256 KiB of stack.
    Linked with gold, the caller's prologue must be rewritten to ask for
    more stack and to use __morestack_non_split; so must the prologue of
-   a function that only takes its address.  Prints "linker ok" and
+   a function that only takes its address; a function that calls only
+   split-stack code must keep its check.  Prints "linker ok" and
    exits 0 only if every value matched.  */
 
 #include <stdio.h>
@@ -46,6 +47,25 @@ address_of_non_split (void)) (long)
   return non_split_work;
 }
 
+/* Split-stack code that calls nothing (noipa: not inlined).  */
+__attribute__ ((noipa)) long
+split_leaf (long x)
+{
+  volatile char buf[32];
+  buf[0] = (char) x;
+  return buf[0] * 3 + 1;
+}
+
+/* Calls only split-stack code: the linker must leave its check as it
+   is, branching to __morestack.  */
+__attribute__ ((noipa)) long
+split_only (long x)
+{
+  volatile char buf[64];
+  buf[0] = (char) x;
+  return split_leaf (x) + buf[0] - (char) x;
+}
+
 static long
 descend (int n)
 {
@@ -62,9 +82,11 @@ main (void)
   long l = split_caller_l (5);
   long h = split_caller_h (6);
   long a = address_of_non_split () (2);
-  if (r != 7 * 3 + 1 || l != 5 * 3 + 1 || h != 6 * 3 + 1 || a != 2 * 3 + 1)
+  long o = split_only (3);
+  if (r != 7 * 3 + 1 || l != 5 * 3 + 1 || h != 6 * 3 + 1 || a != 2 * 3 + 1
+      || o != 3 * 3 + 1)
     {
-      printf ("linker FAILED: %ld %ld %ld %ld\n", r, l, h, a);
+      printf ("linker FAILED: %ld %ld %ld %ld %ld\n", r, l, h, a, o);
       return 1;
     }
   printf ("linker ok\n");

@@ -12,6 +12,10 @@ pub const TPIDR_EL0: u16 = 0x5e82;
 /// Condition code of `b.lo` (`b.cc`): unsigned lower.
 pub const COND_LO: u8 = 3;
 
+/// Condition code of `b.hs` (`b.cs`): unsigned higher or same, the
+/// inverted branch of the far form (docs/abi.md, 5.2).
+pub const COND_HS: u8 = 2;
+
 /// Frames up to this many bytes compare SP itself (docs/abi.md, 5.1).
 pub const SMALL_FRAME_LIMIT: u64 = 4096;
 
@@ -58,8 +62,12 @@ pub struct FastPath {
     /// value is reported: judging it against docs/abi.md is the caller's
     /// job).
     pub guard_offset: i64,
-    /// Byte offset (from the function start) of the `b.lo`.
+    /// Byte offset (from the function start) of the `b.lo`, or in the
+    /// far form of the `b.hs` over the `b` to the cold block.
     pub branch_at: u64,
+    /// The far form (docs/abi.md, 5.2: the cold block is out of reach of
+    /// `b.lo`, in a function larger than 1 MiB): `b.hs .+8; b .Lcold`.
+    pub far: bool,
     /// Byte offset (from the function start) of the cold block.
     pub cold_at: u64,
 }
@@ -93,7 +101,8 @@ fn is_bti_c(i: &Instruction) -> bool {
         && matches!(i.operands[1], Operand::Immediate(2))
 }
 
-fn is_nop(i: &Instruction) -> bool {
+/// Whether `i` is `nop` (`hint #0`).
+pub fn is_nop(i: &Instruction) -> bool {
     i.opcode == Opcode::HINT
         && matches!(i.operands[0], Operand::ControlReg(0))
         && matches!(i.operands[1], Operand::Immediate(0))
@@ -229,7 +238,7 @@ pub fn parse_fast_path(code: &[u8]) -> Result<FastPath, String> {
     let Opcode::Bcc(cond) = b.opcode else {
         return Err(unexpected(at, &b, "`b.lo .Lcold`"));
     };
-    if cond != COND_LO {
+    if cond != COND_LO && cond != COND_HS {
         let signed = matches!(cond, 10..=13);
         return Err(format!(
             "+{at}: `{b}` branches on condition {cond}{}, expected b.lo (unsigned lower)",
@@ -240,7 +249,22 @@ pub fn parse_fast_path(code: &[u8]) -> Result<FastPath, String> {
         return Err(unexpected(at, &b, "`b.lo .Lcold`"));
     };
     count += 1;
-    let cold = at as i64 + off;
+    let (cold, far) = if cond == COND_HS {
+        // The far form: `b.hs .+8` over `b .Lcold`; the fast path takes
+        // the b.hs.
+        if off != 8 {
+            return Err(format!(
+                "+{at}: `{b}`: the far form's b.hs must skip exactly the `b .Lcold` after it (.+8)"
+            ));
+        }
+        let far = decode(code, at + 4)?;
+        let (Opcode::B, Operand::PCOffset(to)) = (far.opcode, far.operands[0]) else {
+            return Err(unexpected(at + 4, &far, "the far form's `b .Lcold`"));
+        };
+        (at as i64 + 4 + to, true)
+    } else {
+        (at as i64 + off, false)
+    };
     if cold <= at as i64 {
         return Err(format!(
             "+{at}: `{b}` goes backwards; the cold block must be out of line after the check"
@@ -253,6 +277,7 @@ pub fn parse_fast_path(code: &[u8]) -> Result<FastPath, String> {
         instructions: count,
         guard_offset,
         branch_at: at as u64,
+        far,
         cold_at: cold as u64,
     })
 }
@@ -314,7 +339,7 @@ pub fn continuation(
     fp: &FastPath,
     relocs: &[crate::elf::FunctionReloc],
 ) -> Result<u64, String> {
-    let at = fp.branch_at + 4;
+    let at = fp.branch_at + if fp.far { 8 } else { 4 };
     let i = decode(code, at as usize)?;
     if at == fp.cold_at || i.opcode != Opcode::B || relocs.iter().any(|r| r.at == at) {
         return Ok(at);
@@ -673,7 +698,8 @@ pub fn listing(f: &crate::elf::ObjectFunction, fp: &FastPath) -> Result<String, 
     };
     let mut out = String::new();
     let mut at = 0u64;
-    while at <= fp.branch_at {
+    // The far form's `b .Lcold` follows its `b.hs`.
+    while at <= fp.branch_at + if fp.far { 4 } else { 0 } {
         out.push_str(&format!("    {}\n", text(at)?));
         at += 4;
     }
@@ -702,6 +728,30 @@ mod tests {
     const LDUR: u32 = 0xf85f8129; // ldur x9, [x9, #-8]
     const CMP_SP: u32 = 0xeb2963ff; // cmp sp, x9
     const BLO_16: u32 = 0x54000083; // b.lo +16
+
+    #[test]
+    fn the_far_form_branches_over_a_b_to_the_cold_block() {
+        const BHS_8: u32 = 0x54000042; // b.hs +8
+        const B_12: u32 = 0x14000003; // b +12
+        const STP: u32 = 0xa9bf7bfd; // stp x29, x30, [sp, #-16]!
+        const SUB: u32 = 0xd10043ea; // sub x10, sp, #16
+        let code = bytes(&[MRS, LDUR, CMP_SP, BHS_8, B_12, STP, 0xd65f03c0, SUB]);
+        let p = parse_fast_path(&code).unwrap();
+        assert!(p.far);
+        assert_eq!((p.branch_at, p.cold_at, p.instructions), (12, 28, 4));
+        assert_eq!(continuation(&code, &p, &[]), Ok(20));
+        // b.lo keeps the near form.
+        let near = parse_fast_path(&bytes(&[MRS, LDUR, CMP_SP, BLO_16])).unwrap();
+        assert!(!near.far);
+        // b.hs that skips more than the b, or a b.hs without a b after it.
+        let e = parse_fast_path(&bytes(&[MRS, LDUR, CMP_SP, 0x54000062, B_12, STP])).unwrap_err();
+        assert!(e.contains("skip exactly"), "{e}");
+        let e = parse_fast_path(&bytes(&[MRS, LDUR, CMP_SP, BHS_8, STP, STP])).unwrap_err();
+        assert!(e.contains("far form's `b .Lcold`"), "{e}");
+        // A backwards b is no cold block.
+        let e = parse_fast_path(&bytes(&[MRS, LDUR, CMP_SP, BHS_8, 0x17fffffc, STP])).unwrap_err();
+        assert!(e.contains("backwards"), "{e}");
+    }
 
     #[test]
     fn small_form_is_four_instructions() {

@@ -155,6 +155,12 @@ pub const FAULTS: &[Fault] = &[
         plant: Plant::Asm(r"s/^\tb\t__morestack$/\tb\t__morestack_non_split/"),
     },
     Fault {
+        name: "far-form-inverted",
+        rule: "the far form branches with b.hs over b .Lcold, planted: b.lo (5.2)",
+        owners: &["prologue/far-form"],
+        plant: Plant::Asm(r"s/^\tb\.hs\t1f$/\tb.lo\t1f/"),
+    },
+    Fault {
         name: "no-argument-pointer",
         rule: "functions with stack arguments set x14 before the check (5.4)",
         owners: &[LAYOUT, "runtime/arguments"],
@@ -217,7 +223,7 @@ pub const FAULTS: &[Fault] = &[
     Fault {
         name: "ld-bfd",
         rule: "calls into non-split code are rewritten by the linker (6)",
-        owners: &["linker/non-split-calls"],
+        owners: &["linker/non-split-calls", "prologue/far-form"],
         plant: Plant::DriverAppend(&["-fuse-ld=bfd"]),
     },
     Fault {
@@ -929,6 +935,10 @@ mod tests {
         );
         assert!(perl(asm("cold-branch-target"), cold).ends_with("b\t__morestack_non_split"));
         assert_eq!(perl(asm("no-argument-pointer"), "\tmov\tx14, sp\n"), "");
+        assert_eq!(
+            perl(asm("far-form-inverted"), "\tb.hs\t1f\n\tb\t.L4\n"),
+            "\tb.lo\t1f\n\tb\t.L4"
+        );
         assert_eq!(
             perl(asm("no-bti-before-check"), "\thint\t34 // bti c\n"),
             ""

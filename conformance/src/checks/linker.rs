@@ -72,7 +72,41 @@ pub fn judge_rewritten(
     use yaxpeax_arm::armv8::a64::{Opcode, Operand};
     let decode = |at: u64| decode_at(code, at);
     let branch = decode(before.branch_at)?;
+    let cold_raised = || -> Result<(u64, u64), String> {
+        let was = cold_sub_bytes(before_code, before.cold_at)?;
+        let now = cold_sub_bytes(code, before.cold_at)?;
+        // docs/abi.md 6: P = ceil((frame + adjust) / 4096) pages.
+        let want = (was + adjust).div_ceil(4096) * 4096;
+        if now != want {
+            return Err(format!(
+                "the cold block asks for {now} bytes after linking, {was} before: \
+                 not raised by {adjust} (docs/abi.md 6: ceil(({was} + {adjust}) / 4096) \
+                 pages = {want} bytes)"
+            ));
+        }
+        Ok((was, now))
+    };
     let how = match (before.form, branch.opcode) {
+        (FrameForm::Small, _) if before.far && crate::prologue::is_nop(&branch) => {
+            // docs/abi.md 6: in the far form, b.hs becomes nop and the b
+            // to the cold block stays.
+            let end = before.branch_at as usize;
+            if before_code.get(..end) != code.get(..end)
+                || before_code.get(end + 4..end + 8) != code.get(end + 4..end + 8)
+            {
+                return Err(
+                    "the far form's fast path was changed by the linker beyond its b.hs".into(),
+                );
+            }
+            let (was, now) = cold_raised()?;
+            format!("far form: b.hs turned into nop, cold block raised from {was} to {now} bytes")
+        }
+        (FrameForm::Small, _) if before.far => {
+            return Err(format!(
+                "+{}: `{branch}` after linking: the far form's b.hs must become nop (docs/abi.md 6)",
+                before.branch_at
+            ))
+        }
         (FrameForm::Small, Opcode::B) => {
             let end = before.branch_at as usize;
             if before_code.get(..end) != code.get(..end) {
@@ -91,17 +125,7 @@ pub fn judge_rewritten(
                     before.branch_at, before.cold_at
                 ));
             }
-            let was = cold_sub_bytes(before_code, before.cold_at)?;
-            let now = cold_sub_bytes(code, before.cold_at)?;
-            // docs/abi.md 6: P = ceil((frame + adjust) / 4096) pages.
-            let want = (was + adjust).div_ceil(4096) * 4096;
-            if now != want {
-                return Err(format!(
-                    "the cold block asks for {now} bytes after linking, {was} before: \
-                     not raised by {adjust} (docs/abi.md 6: ceil(({was} + {adjust}) / 4096) \
-                     pages = {want} bytes)"
-                ));
-            }
+            let (was, now) = cold_raised()?;
             format!("b.lo turned into b, cold block raised from {was} to {now} bytes")
         }
         (FrameForm::Small, _) => {
@@ -117,11 +141,13 @@ pub fn judge_rewritten(
                 after.guard_offset,
                 after.bti,
                 after.arg_pointer,
+                after.far,
             ) != (
                 before.cold_at,
                 before.guard_offset,
                 before.bti,
                 before.arg_pointer,
+                before.far,
             ) {
                 return Err(format!(
                     "the fast path after linking is not the one before with a larger frame: {after:?}, before {before:?}"
@@ -236,7 +262,8 @@ pub fn judge_unrewritten(
     func_addr: u64,
     morestack: u64,
 ) -> Result<String, String> {
-    let end = before.branch_at as usize + 4;
+    // Up to and including the b.lo, or the far form's b.hs and b.
+    let end = before.branch_at as usize + if before.far { 8 } else { 4 };
     match (before_code.get(..end), code.get(..end)) {
         (Some(a), Some(b)) if a == b => {}
         (Some(_), Some(_)) => {
@@ -331,7 +358,34 @@ fn linker_stack_free_helpers(p: &Probe) -> Outcome {
 /// [`judge_rewritten`], against its prologue before linking (`before`,
 /// same order) and the adjust size `adjust` (bytes).  Returns one line per
 /// function, or the first error.
-fn rewrites_in_executable(
+/// Judges the function `name` of the executable `exe` with
+/// [`judge_unrewritten`] against its prologue before linking (`before`):
+/// it calls only split-stack code, so the linker must leave its check
+/// alone.  Returns one line, or the error.
+fn unrewritten_in_executable(
+    exe: &std::path::Path,
+    name: &str,
+    before: &(crate::prologue::FastPath, Vec<u8>),
+) -> Result<String, String> {
+    let (data, symbols) = read_linked(exe)?;
+    let morestack = symbols
+        .get("__morestack")
+        .copied()
+        .ok_or("__morestack missing from the executable")?;
+    let funcs =
+        crate::elf::functions(&data, "__morestack").map_err(|e| format!("inspect: {e:#}"))?;
+    let (Some(func), Some(f)) = (
+        symbols.get(name).copied(),
+        funcs.iter().find(|f| f.name == name),
+    ) else {
+        return Err(format!("{name} missing from the executable"));
+    };
+    judge_unrewritten(&before.0, &before.1, &f.code, func, morestack)
+        .map(|h| format!("{name}: {h}"))
+        .map_err(|e| format!("{name} (calls only split-stack code) after linking: {e}"))
+}
+
+pub(super) fn rewrites_in_executable(
     exe: &std::path::Path,
     names: &[&str],
     before: &[(crate::prologue::FastPath, Vec<u8>)],
@@ -387,6 +441,13 @@ fn linker_non_split(p: &Probe) -> Outcome {
         Ok(f) => f,
         Err(e) => return fail(format!("inspect: {e:#}")),
     };
+    let split_only = match before_funcs.iter().find(|f| f.name == "split_only") {
+        Some(f) => match crate::prologue::parse_fast_path(&f.code) {
+            Ok(fp) => (fp, f.code.clone()),
+            Err(e) => return fail(format!("split_only before linking: {e}")),
+        },
+        None => return fail("no split_only in the object".into()),
+    };
     let mut before = Vec::new();
     for n in names {
         let Some(f) = before_funcs.iter().find(|f| f.name == n) else {
@@ -408,8 +469,13 @@ fn linker_non_split(p: &Probe) -> Outcome {
             return fail(format!("link with gold: {line}"));
         }
     };
-    let mut hows = match rewrites_in_executable(&exe, &names, &before, 0x100000) {
-        Ok(h) => h,
+    let mut hows = match rewrites_in_executable(&exe, &names, &before, 0x100000)
+        .and_then(|h| Ok((h, unrewritten_in_executable(&exe, "split_only", &split_only)?)))
+    {
+        Ok((mut h, u)) => {
+            h.push(u);
+            h
+        }
         Err(e) => return fail(e),
     };
     // A custom --split-stack-adjust-size is honoured by every form.
@@ -459,14 +525,17 @@ fn linker_non_split(p: &Probe) -> Outcome {
         if let Err(e) = p
             .link(&format!("linker_gold_order{i}"), &objs, &all_flags)
             .map_err(|e| format!("{e:#}"))
-            .and_then(|exe| rewrites_in_executable(&exe, &names, &before, 0x100000))
+            .and_then(|exe| {
+                rewrites_in_executable(&exe, &names, &before, 0x100000)?;
+                unrewritten_in_executable(&exe, "split_only", &split_only)
+            })
         {
             return fail(format!("{what}: {e}"));
         }
     }
     hows.push(
-        "the same with the callee first, with --stub-group-size=4, with \
-         -z keep-text-section-prefix and -static"
+        "the same (split_only unchanged included) with the callee first, with \
+         --stub-group-size=4, with -z keep-text-section-prefix and -static"
             .into(),
     );
     let how = hows.join("; ");
@@ -522,6 +591,50 @@ mod tests {
         assert!(judge_rewritten(&before, &code, &bytes(w2), 0x1000, 0x9000, 0x100000).is_ok());
         // ... but not for a larger adjust size.
         assert!(judge_rewritten(&before, &code, &bytes(w2), 0x1000, 0x9000, 0x300000).is_err());
+    }
+
+    #[test]
+    fn the_far_form_s_turns_b_hs_into_nop() {
+        // mrs; ldur; cmp sp, x9; b.hs +8; b +8 (cold block at +24); ret;
+        // cold: sub x10, sp, #272; adrp x12; add x12; b (unresolved).
+        let before_words: [u32; 10] = [
+            0xd53bd049, 0xf85f8129, 0xeb2963ff, 0x54000042, 0x14000002, 0xd65f03c0, 0xd10443ea,
+            0x9000000c, 0x9100018c, 0x14000000,
+        ];
+        let bytes = |w: &[u32]| -> Vec<u8> { w.iter().flat_map(|w| w.to_le_bytes()).collect() };
+        let code = bytes(&before_words);
+        let before = crate::prologue::parse_fast_path(&code).unwrap();
+        assert!(before.far);
+        let mut after = before_words;
+        after[3] = 0xd503201f; // nop
+        after[6] = 0xd14407ea; // sub x10, sp, #0x101, lsl #12
+        after[9] = 0x14000000 | ((0x9000 - 0x1024) / 4); // b __morestack_non_split
+        let ok = judge_rewritten(&before, &code, &bytes(&after), 0x1000, 0x9000, 0x100000);
+        assert!(ok.as_ref().is_ok_and(|h| h.contains("far form")), "{ok:?}");
+        // The cold block not raised.
+        let mut w = after;
+        w[6] = before_words[6];
+        let e = judge_rewritten(&before, &code, &bytes(&w), 0x1000, 0x9000, 0x100000).unwrap_err();
+        assert!(e.contains("not raised"), "{e}");
+        // b.hs kept, or turned into a b: the fast path may skip the cold block.
+        for br in [0x54000042, 0x14000002] {
+            let mut w = after;
+            w[3] = br;
+            let e =
+                judge_rewritten(&before, &code, &bytes(&w), 0x1000, 0x9000, 0x100000).unwrap_err();
+            assert!(e.contains("must become nop"), "{e}");
+        }
+        // The b to the cold block retargeted.
+        let mut w = after;
+        w[4] = 0x14000001;
+        let e = judge_rewritten(&before, &code, &bytes(&w), 0x1000, 0x9000, 0x100000).unwrap_err();
+        assert!(e.contains("beyond its b.hs"), "{e}");
+        // Left alone, the far form is unrewritten: fast path and b intact.
+        let mut w = before_words;
+        w[9] = 0x14000000 | ((0x8000 - 0x1024) / 4); // b __morestack
+        assert!(judge_unrewritten(&before, &code, &bytes(&w), 0x1000, 0x8000).is_ok());
+        w[4] = 0x14000001;
+        assert!(judge_unrewritten(&before, &code, &bytes(&w), 0x1000, 0x8000).is_err());
     }
 
     #[test]

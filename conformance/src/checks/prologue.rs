@@ -13,12 +13,103 @@ pub const PROLOGUE_SRC: &str = include_str!("../../cases/prologue.c");
 
 /// The checks of this family.
 pub fn checks() -> Vec<Check> {
-    vec![Check::new(
-        "prologue/layout",
-        "prologues match the forms of docs/abi.md, per frame class",
-        true,
-        layout,
-    )]
+    vec![
+        Check::new(
+            "prologue/layout",
+            "prologues match the forms of docs/abi.md, per frame class",
+            true,
+            layout,
+        ),
+        Check::new(FAR_ID, FAR_TITLE, true, far_form),
+    ]
+}
+
+const FAR_ID: &str = "prologue/far-form";
+const FAR_TITLE: &str =
+    "a function larger than 1 MiB branches with b.hs over b .Lcold (far form); gold rewrites it (b.hs -> nop); it runs across segments";
+/// `conformance/cases/far.c`: `far_function`, about 1.5 MiB of code.
+const FAR_SRC: &str = include_str!("../../cases/far.c");
+/// Option sets for `far.c` (at -O0 GCC keeps the cold block right after
+/// the check, where b.lo reaches it: no far form to test).
+const FAR_OPTIONS: &[&[&str]] = &[&["-O2"], &["-O2", "-mbranch-protection=standard"]];
+
+/// Judges `far_function` as compiled: a conforming form S prologue
+/// (`judge_function`) that is the far form.
+pub fn judge_far(
+    f: &crate::elf::ObjectFunction,
+    bti: bool,
+) -> Result<crate::prologue::FastPath, String> {
+    let expect = Expect::Form {
+        form: "S",
+        min_bytes: 64,
+        arg_pointer: false,
+    };
+    let fp = judge_function(f, expect, true, bti)?.ok_or("far_function: no check")?;
+    if !fp.far {
+        return Err(format!(
+            "far_function: not the far form (b.lo at +{}, cold block at +{})",
+            fp.branch_at, fp.cold_at
+        ));
+    }
+    Ok(fp)
+}
+
+/// `prologue/far-form`: `far.c` at each of [`FAR_OPTIONS`]: the far form
+/// before linking, gold's rewrite of it (docs/abi.md 6: b.hs becomes
+/// nop), and a run 3000 levels deep that prints "far ok".
+fn far_form(p: &Probe) -> Outcome {
+    let mut hows = Vec::new();
+    for (k, opts) in FAR_OPTIONS.iter().enumerate() {
+        let what = opts.join(" ");
+        let flags = [&["-fsplit-stack", "-c"][..], opts].concat();
+        let obj = match p.compile(&format!("far_{k}.o"), FAR_SRC, &flags) {
+            Ok(o) => o,
+            Err(e) => return Outcome::Fail(format!("compile far.c: {e:#}")),
+        };
+        let f = match std::fs::read(&obj)
+            .map_err(anyhow::Error::from)
+            .and_then(|d| crate::elf::functions(&d, "__morestack"))
+            .map_err(|e| format!("inspect: {e:#}"))
+            .and_then(|fs| {
+                fs.into_iter()
+                    .find(|f| f.name == "far_function")
+                    .ok_or_else(|| "no far_function in the object".to_string())
+            }) {
+            Ok(f) => f,
+            Err(e) => return Outcome::Fail(format!("[{what}] {e}")),
+        };
+        let bti = opts.iter().any(|o| o.starts_with("-mbranch-protection"));
+        let fp = match judge_far(&f, bti) {
+            Ok(fp) => fp,
+            Err(e) => return Outcome::Fail(format!("[{what}] {e}")),
+        };
+        let exe = match p.link(
+            &format!("far_{k}"),
+            &[obj],
+            &["-fsplit-stack", "-fuse-ld=gold"],
+        ) {
+            Ok(e) => e,
+            Err(e) => {
+                let line = super::first_error_line(&format!("{e:#}"), "link failed");
+                return Outcome::Fail(format!("[{what}] link with gold: {line}"));
+            }
+        };
+        match super::linker::rewrites_in_executable(
+            &exe,
+            &["far_function"],
+            &[(fp, f.code.clone())],
+            0x100000,
+        ) {
+            Ok(h) => hows.push(format!("[{what}] {}", h.join("; "))),
+            Err(e) => return Outcome::Fail(format!("[{what}] {e}")),
+        }
+        let run = p.run(&exe, &p.tc.sysroot, &[]);
+        let o = super::judge_started(run, "far ok\n", String::new(), &format!("[{what}] run far.c"));
+        if let Outcome::Fail(_) | Outcome::Skip(_) = o {
+            return o;
+        }
+    }
+    Outcome::Pass(format!("{}; runs", hows.join("; ")))
 }
 
 /// What a corpus function's prologue must look like.
