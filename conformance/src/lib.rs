@@ -428,6 +428,22 @@ pub fn judge_verdict(report: &Report) -> String {
             why.lines().next().unwrap_or_default()
         ),
         _ if report.conformant() => "CONFORMANT".to_string(),
+        _ if f == 0 && k > 0 => {
+            // Nothing failed, but not everything was tested: never a pass.
+            let first = report
+                .results
+                .iter()
+                .find_map(|r| match &r.outcome {
+                    Outcome::Skip(why) => Some(format!(
+                        "{}: {}",
+                        r.id,
+                        why.lines().next().unwrap_or_default()
+                    )),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            format!("NOT CONFORMANT: 0 check(s) failed, but {k} could not run (first: {first})")
+        }
         _ => format!("NOT CONFORMANT: {f} check(s) failed, {k} skipped"),
     }
 }
@@ -559,6 +575,15 @@ mod tests {
         assert_eq!(
             judge_verdict(&report(vec![])),
             "NOT CONFORMANT: 0 check(s) failed, 0 skipped"
+        );
+        // Nothing failed, something could not run: named, not a pass.
+        r.results[1].outcome = Outcome::Skip("no C++ driver\nmore".into());
+        assert_eq!(
+            judge_verdict(&r),
+            format!(
+                "NOT CONFORMANT: 0 check(s) failed, but 1 could not run (first: {}: no C++ driver)",
+                r.results[1].id
+            )
         );
     }
 
