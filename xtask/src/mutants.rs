@@ -412,14 +412,20 @@ mod tests {
             unviable: v(50),
         };
         assert!((s.percent() - 90.0).abs() < 1e-9);
-        assert!(!s.passed(Path::new("/nonexistent")), "an unexplained missed mutant fails");
+        assert!(
+            !s.passed(Path::new("/nonexistent")),
+            "an unexplained missed mutant fails"
+        );
         let s = Summary {
             caught: v(8),
             missed: vec![],
             timeout: v(1),
             unviable: vec![],
         };
-        assert!(s.passed(Path::new("/nonexistent")), "a timeout is a hang the tests report: caught");
+        assert!(
+            s.passed(Path::new("/nonexistent")),
+            "a timeout is a hang the tests report: caught"
+        );
         assert!((s.percent() - 100.0).abs() < 1e-9);
         let s = Summary {
             caught: v(3),

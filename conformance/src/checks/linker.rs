@@ -101,12 +101,10 @@ pub fn judge_rewritten(
             let (was, now) = cold_raised()?;
             format!("far form: b.hs turned into nop, cold block raised from {was} to {now} bytes")
         }
-        (FrameForm::Small, _) if before.far => {
-            return Err(format!(
-                "+{}: `{branch}` after linking: the far form's b.hs must become nop (docs/abi.md 6)",
-                before.branch_at
-            ))
-        }
+        (FrameForm::Small, _) if before.far => return Err(format!(
+            "+{}: `{branch}` after linking: the far form's b.hs must become nop (docs/abi.md 6)",
+            before.branch_at
+        )),
         (FrameForm::Small, Opcode::B) => {
             let end = before.branch_at as usize;
             if before_code.get(..end) != code.get(..end) {
@@ -469,9 +467,12 @@ fn linker_non_split(p: &Probe) -> Outcome {
             return fail(format!("link with gold: {line}"));
         }
     };
-    let mut hows = match rewrites_in_executable(&exe, &names, &before, 0x100000)
-        .and_then(|h| Ok((h, unrewritten_in_executable(&exe, "split_only", &split_only)?)))
-    {
+    let mut hows = match rewrites_in_executable(&exe, &names, &before, 0x100000).and_then(|h| {
+        Ok((
+            h,
+            unrewritten_in_executable(&exe, "split_only", &split_only)?,
+        ))
+    }) {
         Ok((mut h, u)) => {
             h.push(u);
             h

@@ -104,7 +104,12 @@ fn far_form(p: &Probe) -> Outcome {
             Err(e) => return Outcome::Fail(format!("[{what}] {e}")),
         }
         let run = p.run(&exe, &p.tc.sysroot, &[]);
-        let o = super::judge_started(run, "far ok\n", String::new(), &format!("[{what}] run far.c"));
+        let o = super::judge_started(
+            run,
+            "far ok\n",
+            String::new(),
+            &format!("[{what}] run far.c"),
+        );
         if let Outcome::Fail(_) | Outcome::Skip(_) = o {
             return o;
         }

@@ -414,7 +414,9 @@ mod tests {
             judge_build_error(cxx, &e)
         );
         let e = anyhow::anyhow!("g++ failed: error: x");
-        assert!(matches!(judge_build_error(cxx, &e), Outcome::Fail(ref m) if m.contains("error: x")));
+        assert!(
+            matches!(judge_build_error(cxx, &e), Outcome::Fail(ref m) if m.contains("error: x"))
+        );
     }
 
     #[test]
