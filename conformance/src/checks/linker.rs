@@ -101,10 +101,12 @@ pub fn judge_rewritten(
             let (was, now) = cold_raised()?;
             format!("far form: b.hs turned into nop, cold block raised from {was} to {now} bytes")
         }
-        (FrameForm::Small, _) if before.far => return Err(format!(
-            "+{}: `{branch}` after linking: the far form's b.hs must become nop (docs/abi.md 6)",
-            before.branch_at
-        )),
+        (FrameForm::Small, _) if before.far => {
+            let at = before.branch_at;
+            return Err(format!(
+                "+{at}: `{branch}` after linking: the far form's b.hs must become nop (docs/abi.md 6)"
+            ));
+        }
         (FrameForm::Small, Opcode::B) => {
             let end = before.branch_at as usize;
             if before_code.get(..end) != code.get(..end) {
