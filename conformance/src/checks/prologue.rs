@@ -44,14 +44,16 @@ pub fn judge_far(
         min_bytes: 64,
         arg_pointer: false,
     };
-    let fp = judge_function(f, expect, true, bti)?.ok_or("far_function: no check")?;
-    if !fp.far {
-        return Err(format!(
+    let fp = judge_function(f, expect, true, bti);
+    match fp {
+        Ok(Some(fp)) if fp.far => Ok(fp),
+        Ok(Some(fp)) => Err(format!(
             "far_function: not the far form (b.lo at +{}, cold block at +{})",
             fp.branch_at, fp.cold_at
-        ));
+        )),
+        Ok(None) => Err("far_function: no check".into()),
+        Err(e) => Err(e),
     }
-    Ok(fp)
 }
 
 /// `prologue/far-form`: `far.c` at each of [`FAR_OPTIONS`]: the far form
@@ -437,6 +439,64 @@ mod tests {
                 rel(48, reloc::JUMP26, "__morestack", None),
             ],
         }
+    }
+
+    /// The far form of [`s_function`]: mrs; ldur; cmp sp, x9; b.hs +8;
+    /// b .Lcold; .Lcont: the same body with an 80-byte frame; .Lcold: sub
+    /// x10, sp, #80; adrp; add; b __morestack.
+    fn far_function() -> ObjectFunction {
+        let w: [u32; 14] = [
+            MRS, LDUR, CMP_SP, 0x54000042, 0x14000006, 0xa9bb7bfd, 0x910003fd, 0x94000000,
+            0xa8c57bfd, 0xd65f03c0, 0xd10143ea, 0x9000000c, 0x9100018c, 0x14000000,
+        ];
+        let rel = |at: u64, r_type, symbol: &str, local_target| FunctionReloc {
+            at,
+            r_type,
+            symbol: symbol.into(),
+            local_target,
+        };
+        ObjectFunction {
+            name: "far_function".into(),
+            code: w.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            morestack_relocs: vec![52],
+            relocs: vec![
+                rel(28, 283, "g", None),
+                rel(44, reloc::ADR_PREL_PG_HI21, "", Some(20)),
+                rel(48, reloc::ADD_ABS_LO12_NC, "", Some(20)),
+                rel(52, reloc::JUMP26, "__morestack", None),
+            ],
+        }
+    }
+
+    #[test]
+    fn the_far_form_is_judged_and_listed() {
+        let f = far_function();
+        let fp = judge_far(&f, false).unwrap();
+        assert!(fp.far);
+        assert_eq!((fp.branch_at, fp.cold_at), (12, 40));
+        let text = crate::prologue::listing(&f, &fp).unwrap();
+        assert!(
+            text.contains("b.hs .Lcont\n    b .Lcold\n.Lcold:\n    sub x10, sp, #0x50\n"),
+            "{text}"
+        );
+        // A near form is not what far.c must produce; BTI without bti c.
+        let mut near = s_function(&[], LDUR, 32);
+        near.name = "far_function".into();
+        let e = judge_far(&near, false).unwrap_err();
+        assert!(e.contains("requests 32 bytes"), "{e}");
+        // A near form with a frame large enough.
+        let mut w: Vec<u32> = near
+            .code
+            .chunks(4)
+            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        w[4] = 0xa9bb7bfd; // stp x29, x30, [sp, #-80]!
+        w[7] = 0xa8c57bfd; // ldp x29, x30, [sp], #80
+        w[9] = 0xd10143ea; // sub x10, sp, #80
+        near.code = w.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let e = judge_far(&near, false).unwrap_err();
+        assert!(e.contains("not the far form (b.lo at +12"), "{e}");
+        assert!(judge_far(&f, true).unwrap_err().contains("bti c"));
     }
 
     fn form_s(min_bytes: u64, arg_pointer: bool) -> Expect {
