@@ -176,12 +176,20 @@ scenario (const char *who, Mode mode)
 	      bottom_regions);
       bad = 1;
     }
+#ifndef SPLIT_STACK_STRESS
+  /* The crossing-stress runtime (docs/stress.md) raises the guard on
+     every return through __morestack, but the landing pad restores the
+     normal one: the values differ by design there.  */
   if (after != before)
     {
       printf ("%s, %s: guard %#lx after the exception, %#lx before\n", who,
 	      names[mode], (unsigned long) after, (unsigned long) before);
       bad = 1;
     }
+#else
+  (void) after;
+  (void) before;
+#endif
   return bad;
 }
 

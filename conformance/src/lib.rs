@@ -18,6 +18,7 @@ pub mod elf;
 mod probe;
 pub mod prologue;
 pub mod selftest;
+pub mod stress;
 
 pub use probe::{request_stop, stop_requested, Interrupted, Probe};
 

@@ -611,7 +611,7 @@ fn prog_name(gcc: &Path, name: &str) -> Result<PathBuf> {
 
 /// A wrapper driver in `dir` that runs the real driver with `-B dir/`,
 /// appending `append` and dropping options starting with `drop`.
-fn wrapper_driver(
+pub(crate) fn wrapper_driver(
     tc: &Toolchain,
     dir: &Path,
     append: &[&str],
@@ -678,7 +678,7 @@ fn plant(tc: &Toolchain, f: &Fault, dir: &Path) -> Result<Toolchain> {
         Plant::PatchedGlibcAsOld => ftc.old_sysroots = vec![tc.sysroot.clone()],
         Plant::SymbolValue(v) => ftc.sysroot = sysroot_with_symbol_value(&tc.sysroot, dir, v)?,
         Plant::LibgccGuardOffset(off) => {
-            libgcc_patched(tc, dir, |data| {
+            libgcc_patched(&tc.gcc, dir, |data| {
                 for name in ["__morestack_get_guard", "__morestack_set_guard"] {
                     let (at, word) = crate::elf::tp_access_word(data, name)?;
                     let imm9 = (off as u32) & 0x1ff;
@@ -695,7 +695,7 @@ fn plant(tc: &Toolchain, f: &Fault, dir: &Path) -> Result<Toolchain> {
             nth,
             to,
         } => {
-            libgcc_patched(tc, dir, |data| {
+            libgcc_patched(&tc.gcc, dir, |data| {
                 let range = crate::elf::function_file_range(data, function)?;
                 let at: Vec<usize> = range
                     .step_by(4)
@@ -714,7 +714,7 @@ fn plant(tc: &Toolchain, f: &Fault, dir: &Path) -> Result<Toolchain> {
             ftc.gcc = wrapper_driver(tc, dir, &[], None)?;
         }
         Plant::LibgccNoBtiJ => {
-            libgcc_patched(tc, dir, |data| {
+            libgcc_patched(&tc.gcc, dir, |data| {
                 let (bti_j, nop) = (0xd503_249fu32.to_le_bytes(), 0xd503_201fu32.to_le_bytes());
                 let mut n = 0;
                 for k in (0..data.len().saturating_sub(3)).step_by(4) {
@@ -781,14 +781,14 @@ fn sysroot_with_symbol_value(sysroot: &Path, dir: &Path, value: i64) -> Result<P
 /// Writes `dir/libgcc.a`: the toolchain's `libgcc.a` whose `morestack.o`
 /// was changed by `patch` (given the object's bytes), for a wrapper
 /// driver whose `-B dir/` finds it first.
-fn libgcc_patched(
-    tc: &Toolchain,
+pub(crate) fn libgcc_patched(
+    gcc: &Path,
     dir: &Path,
     patch: impl Fn(&mut Vec<u8>) -> Result<()>,
 ) -> Result<()> {
-    let libgcc = duct::cmd!(tc.gcc.as_os_str(), "-print-libgcc-file-name").read()?;
-    let ar = prog_name(&tc.gcc, "ar").or_else(|_| -> Result<PathBuf> {
-        let sibling = tc.gcc.with_file_name("aarch64-linux-gnu-ar");
+    let libgcc = duct::cmd!(gcc.as_os_str(), "-print-libgcc-file-name").read()?;
+    let ar = prog_name(gcc, "ar").or_else(|_| -> Result<PathBuf> {
+        let sibling = gcc.with_file_name("aarch64-linux-gnu-ar");
         if sibling.exists() {
             Ok(sibling)
         } else {
@@ -809,6 +809,7 @@ fn libgcc_patched(
     duct::cmd!(ar.as_os_str(), "r", &copy, "morestack.o")
         .dir(&work)
         .run()?;
+    std::fs::remove_dir_all(&work)?;
     Ok(())
 }
 

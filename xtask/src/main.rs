@@ -60,6 +60,17 @@ enum Command {
     },
     /// Build (or update) the patched cross toolchain and the stock sysroots.
     BuildToolchain(BuildArgs),
+    /// Write the crossing-stress runtime (docs/stress.md) into DIR: link a
+    /// split-stack program with `-B DIR/` and its functions cross into a
+    /// new segment at almost every call.  A test facility.
+    StressRuntime {
+        /// Output directory (created): DIR/libgcc.a.
+        dir: PathBuf,
+        /// The gcc driver whose libgcc.a to rewrite (default: the built
+        /// toolchain's; it is not built by this command).
+        #[arg(long, value_name = "GCC")]
+        gcc: Option<PathBuf>,
+    },
     /// Print shell exports for using the toolchain by hand.
     Env {
         /// Print JSON instead of shell exports.
@@ -258,6 +269,11 @@ struct ConformanceArgs {
     /// caught and the owning checks pass on the unmodified toolchain.
     #[arg(long, conflicts_with = "rootfs")]
     self_test: bool,
+    /// Run the runtime cases with the crossing-stress runtime linked in
+    /// (conformance/src/stress.rs, docs/stress.md): functions cross into a
+    /// new segment at almost every call.
+    #[arg(long, conflicts_with_all = ["rootfs", "self_test"])]
+    stress: bool,
     /// With --self-test: plant only this fault (repeatable).
     #[arg(long = "fault", value_name = "NAME", requires = "self_test")]
     faults: Vec<String>,
@@ -295,6 +311,26 @@ fn run() -> Result<ExitCode> {
             println!("{}", info.prefix.display());
         }
         Command::Env { json } => envcmd::print(&cache, json)?,
+        Command::StressRuntime { dir, gcc } => {
+            let gcc = match gcc {
+                Some(g) => g,
+                None => build::ToolchainInfo::published(&cache)
+                    .context(
+                        "no built toolchain: run `cargo xtask build-toolchain`, or give --gcc",
+                    )?
+                    .prefix
+                    .join("bin/aarch64-linux-gnu-gcc"),
+            };
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let lib = conformance::stress::write_stress_libgcc(&gcc, &dir)?;
+            println!(
+                "{}\nuse: {} -fsplit-stack -B{}/ prog.c (docs/stress.md)",
+                lib.display(),
+                gcc.display(),
+                dir.display()
+            );
+        }
         // Exit status: 0 CONFORMANT, 1 NOT CONFORMANT, 2 the suite could
         // not run (the reason is printed).
         Command::Conformance(a) => {
@@ -475,7 +511,22 @@ fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> Resul
             ExitCode::FAILURE
         });
     }
-    let report = conformance::run_with_progress(&tc, &mut ui.conformance_progress())?;
+    let report = if a.stress {
+        let dir = tempfile::Builder::new()
+            .prefix("split-stack-stress")
+            .tempdir()?;
+        let stc = conformance::stress::stress_toolchain(&tc, dir.path())?;
+        ui.line(
+            "stress mode: the runtime cases, linked with the crossing-stress runtime (docs/stress.md)",
+        );
+        conformance::run_checks(
+            &stc,
+            &conformance::stress::stress_checks(),
+            &mut ui.conformance_progress(),
+        )?
+    } else {
+        conformance::run_with_progress(&tc, &mut ui.conformance_progress())?
+    };
     write_report(&report, &a)?;
     Ok(if report.conformant() {
         ExitCode::SUCCESS

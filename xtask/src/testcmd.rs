@@ -168,6 +168,22 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
         "test: self-test: {caught} of {} planted faults caught",
         st.faults.len()
     ));
+    ui.line("test: conformance --stress (runtime cases with the crossing-stress runtime)");
+    let stress_dir = tempfile::tempdir()?;
+    let stc = conformance::stress::stress_toolchain(&tc, stress_dir.path())?;
+    let report = conformance::run_checks(
+        &stc,
+        &conformance::stress::stress_checks(),
+        &mut ui.conformance_progress(),
+    )?;
+    if !report.conformant() {
+        eprint!("{}", report.render());
+        return Ok(ExitCode::FAILURE);
+    }
+    ui.line(format!(
+        "test: stress: {} runtime cases passed",
+        report.results.len()
+    ));
     ui.line("test: cargo xtask mutants --changed (judging code changed since docs/mutants.md)");
     crate::mutants::ensure_installed(ui)?;
     if !crate::mutants::run(ui, repo, true)? {

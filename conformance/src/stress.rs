@@ -1,0 +1,255 @@
+//! The crossing-stress runtime: a copy of the toolchain's `libgcc.a`
+//! whose `morestack.o` keeps the guard just above SP, so that split-stack
+//! functions enter a new segment (and return through `__morestack`) at
+//! almost every call instead of once per segment's worth of stack.  It is
+//! a test facility, not part of the upstream series: programs link it
+//! with `-B DIR/` ahead of the real libgcc; it changes no calling
+//! convention, only where the guard points (docs/abi.md, 5.8 and
+//! `docs/stress.md`).
+//!
+//! Three guard stores of libgcc's `morestack.S` change, each found by its
+//! exact instruction words (an error names any that is missing, so a
+//! changed `morestack.S` is noticed rather than silently not stressed):
+//!
+//! 1. `__morestack`, switching to a new segment: the guard becomes the new
+//!    segment's top (the SP the function continues with) instead of its
+//!    bottom + BACKOFF, so the function's first call into split-stack code
+//!    crosses again (`sub x9, x0, x10; add x9, x9, #BACKOFF` becomes
+//!    `mov x9, x0; nop`);
+//! 2. `__morestack`, returning: the guard becomes the caller's SP + 16
+//!    (`__morestack`'s CFA + 16) instead of the old segment's bottom +
+//!    BACKOFF, so the caller's next call crosses again (`add x9, x29,
+//!    #FRAME + 16; nop`);
+//! 3. `__stack_split_initialize`: the initial thread's guard becomes
+//!    S + 4 KiB instead of S - 16 KiB, so that `main` crosses at once
+//!    (`add x10, x0, #1, lsl #12; nop`).
+//!
+//! The stack actually allocated is unchanged (every segment still has its
+//! BACKOFF slack below the real frame), so code that does not check the
+//! guard (signal handlers, non-split code) runs as safely as before.
+//! Not stressed: threads before their first natural crossing (glibc sets
+//! their guard, section 4), and the guard that the exception landing pad
+//! restores (normal until the next return through `__morestack`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::Toolchain;
+
+/// `sub x9, x0, x10`.
+const SUB_X9_X0_X10: u32 = 0xcb0a_0009;
+/// `add x9, x9, #4, lsl #12` (BACKOFF, 16 KiB).
+const ADD_X9_BACKOFF: u32 = 0x9140_1129;
+/// `mov x9, x0` (`orr x9, xzr, x0`).
+const MOV_X9_X0: u32 = 0xaa00_03e9;
+/// `add x9, x29, #0` (the immediate goes in bits 21:10).
+const ADD_X9_X29: u32 = 0x9100_03a9;
+/// `sub x10, x0, x1` (S - INITIAL_STACK).
+const SUB_X10_X0_X1: u32 = 0xcb01_000a;
+/// `add x10, x10, #4, lsl #12` (+ BACKOFF).
+const ADD_X10_BACKOFF: u32 = 0x9140_114a;
+/// `add x10, x0, #1, lsl #12` (S + 4 KiB).
+const ADD_X10_X0_4K: u32 = 0x9140_040a;
+/// `nop`.
+const NOP: u32 = 0xd503_201f;
+
+/// The compiler option that the stress-mode runs add, so that a case can
+/// leave out assertions about exact guard values, which stress changes by
+/// design.
+pub const STRESS_DEFINE: &str = "-DSPLIT_STACK_STRESS=1";
+
+fn words(code: &[u8]) -> Vec<u32> {
+    code.chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+fn put(code: &mut [u8], index: usize, word: u32) {
+    code[index * 4..index * 4 + 4].copy_from_slice(&word.to_le_bytes());
+}
+
+/// Where the two-word sequence `seq` starts in `w` (instruction indexes).
+fn find_pairs(w: &[u32], seq: [u32; 2]) -> Vec<usize> {
+    w.windows(2)
+        .enumerate()
+        .filter(|(_, p)| *p == seq)
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// `__morestack`'s frame size in bytes, from its `stp x29, x30, [sp,
+/// #-FRAME]!`.  Errors: no such instruction.
+fn morestack_frame(w: &[u32]) -> Result<u32> {
+    for &x in w {
+        // STP (pre-index, 64-bit) x29, x30, [sp, #imm7 * 8]!
+        if x & 0xffc0_7fff == 0xa980_7bfd {
+            let imm7 = ((x >> 15) & 0x7f) as i32;
+            let off = if imm7 >= 64 { imm7 - 128 } else { imm7 } * 8;
+            if off < 0 {
+                return Ok((-off) as u32);
+            }
+        }
+    }
+    bail!("__morestack: no `stp x29, x30, [sp, #-FRAME]!`")
+}
+
+/// Rewrites `__morestack`'s code (`code`, its bytes) as the module says
+/// (changes 1 and 2).  Errors: the two guard computations (`sub x9, x0,
+/// x10; add x9, x9, #BACKOFF`) are not there exactly twice, or the frame
+/// is not found or too large for an `add` immediate.
+pub fn stress_morestack(code: &mut [u8]) -> Result<()> {
+    let w = words(code);
+    let at = find_pairs(&w, [SUB_X9_X0_X10, ADD_X9_BACKOFF]);
+    if at.len() != 2 {
+        bail!(
+            "__morestack: {} guard computations `sub x9, x0, x10; add x9, x9, #BACKOFF`, expected 2 \
+             (switch and return): libgcc's morestack.S changed",
+            at.len()
+        );
+    }
+    let above = morestack_frame(&w)? + 16;
+    if above > 0xfff {
+        bail!("__morestack's frame ({above} bytes) is too large to encode");
+    }
+    put(code, at[0], MOV_X9_X0);
+    put(code, at[0] + 1, NOP);
+    put(code, at[1], ADD_X9_X29 | (above << 10));
+    put(code, at[1] + 1, NOP);
+    Ok(())
+}
+
+/// Rewrites `__stack_split_initialize`'s code (change 3).  Errors: its
+/// `sub x10, x0, x1; add x10, x10, #BACKOFF` is not there exactly once.
+pub fn stress_initialize(code: &mut [u8]) -> Result<()> {
+    let w = words(code);
+    let at = find_pairs(&w, [SUB_X10_X0_X1, ADD_X10_BACKOFF]);
+    if at.len() != 1 {
+        bail!(
+            "__stack_split_initialize: {} initial guard computations, expected 1: libgcc's \
+             morestack.S changed",
+            at.len()
+        );
+    }
+    put(code, at[0], ADD_X10_X0_4K);
+    put(code, at[0] + 1, NOP);
+    Ok(())
+}
+
+/// Writes the crossing-stress runtime into `dir` (`dir/libgcc.a`: the
+/// toolchain's `libgcc.a` with its `morestack.o` rewritten); a driver
+/// given `-B DIR/` links it instead of the real one.  Errors: the
+/// driver, `ar` or the object cannot be used, or a rewrite does not find
+/// its instructions.
+pub fn write_stress_libgcc(gcc: &Path, dir: &Path) -> Result<PathBuf> {
+    crate::selftest::libgcc_patched(gcc, dir, |data| {
+        for (name, f) in [
+            (
+                "__morestack",
+                stress_morestack as fn(&mut [u8]) -> Result<()>,
+            ),
+            ("__stack_split_initialize", stress_initialize),
+        ] {
+            let range = crate::elf::function_file_range(data, name)?;
+            f(&mut data[range])?;
+        }
+        Ok(())
+    })
+    .context("cannot build the crossing-stress runtime")?;
+    Ok(dir.join("libgcc.a"))
+}
+
+/// `tc` seen through a driver that links the crossing-stress runtime
+/// (written into `dir`) and defines [`STRESS_DEFINE`].
+pub fn stress_toolchain(tc: &Toolchain, dir: &Path) -> Result<Toolchain> {
+    std::fs::create_dir_all(dir)?;
+    write_stress_libgcc(&tc.gcc, dir)?;
+    let mut s = tc.clone();
+    s.gcc = crate::selftest::wrapper_driver(tc, dir, &[STRESS_DEFINE], None)?;
+    Ok(s)
+}
+
+/// The checks that run in stress mode: the `runtime/` cases, except the
+/// two that require libgcc's exact guard values (stress changes them by
+/// design).
+pub fn stress_checks() -> Vec<crate::checks::Check> {
+    crate::checks::registry()
+        .into_iter()
+        .filter(|c| c.id.starts_with("runtime/") && !c.id.starts_with("runtime/guard-values"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(w: &[u32]) -> Vec<u8> {
+        w.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    const STP_256: u32 = 0xa9b07bfd; // stp x29, x30, [sp, #-256]!
+
+    #[test]
+    fn morestack_gets_both_guards_raised() {
+        let mut code = bytes(&[
+            STP_256,
+            SUB_X9_X0_X10,
+            ADD_X9_BACKOFF,
+            0xd503201f,
+            SUB_X9_X0_X10,
+            ADD_X9_BACKOFF,
+        ]);
+        stress_morestack(&mut code).unwrap();
+        assert_eq!(
+            words(&code),
+            [STP_256, MOV_X9_X0, NOP, NOP, 0x910443a9, NOP],
+            "add x9, x29, #272 on return"
+        );
+    }
+
+    #[test]
+    fn a_changed_morestack_is_refused() {
+        let mut one = bytes(&[STP_256, SUB_X9_X0_X10, ADD_X9_BACKOFF]);
+        let e = stress_morestack(&mut one).unwrap_err().to_string();
+        assert!(e.contains("1 guard computations"), "{e}");
+        let mut three = bytes(&[
+            STP_256,
+            SUB_X9_X0_X10,
+            ADD_X9_BACKOFF,
+            SUB_X9_X0_X10,
+            ADD_X9_BACKOFF,
+            SUB_X9_X0_X10,
+            ADD_X9_BACKOFF,
+        ]);
+        assert!(stress_morestack(&mut three).is_err());
+        let mut no_frame = bytes(&[SUB_X9_X0_X10, ADD_X9_BACKOFF, SUB_X9_X0_X10, ADD_X9_BACKOFF]);
+        let e = stress_morestack(&mut no_frame).unwrap_err().to_string();
+        assert!(e.contains("stp x29"), "{e}");
+    }
+
+    #[test]
+    fn the_frame_is_decoded_from_the_stp() {
+        assert_eq!(morestack_frame(&[0xd503201f, STP_256]).unwrap(), 256);
+        assert_eq!(morestack_frame(&[0xa9bf7bfd]).unwrap(), 16);
+        // A post-index or positive offset is not the frame push.
+        assert!(morestack_frame(&[0xa9817bfd]).is_err());
+        assert!(morestack_frame(&[0xa8c17bfd]).is_err());
+    }
+
+    #[test]
+    fn the_initial_guard_moves_above_sp() {
+        let mut code = bytes(&[0xd2a00001, SUB_X10_X0_X1, ADD_X10_BACKOFF, 0xf81f812a]);
+        stress_initialize(&mut code).unwrap();
+        assert_eq!(words(&code), [0xd2a00001, ADD_X10_X0_4K, NOP, 0xf81f812a]);
+        let mut none = bytes(&[0xd2a00001]);
+        assert!(stress_initialize(&mut none).is_err());
+    }
+
+    #[test]
+    fn stress_mode_runs_the_runtime_cases_but_not_the_exact_guard_ones() {
+        let ids: Vec<String> = stress_checks().into_iter().map(|c| c.id).collect();
+        assert!(ids.iter().any(|i| i == "runtime/cxx-exceptions"));
+        assert!(ids.iter().all(|i| i.starts_with("runtime/")));
+        assert!(!ids.iter().any(|i| i.starts_with("runtime/guard-values")));
+    }
+}
