@@ -4,28 +4,12 @@
 //! This file only declares the command line and dispatches; each subcommand
 //! lives in its own module.
 
-mod apt;
-mod bench;
-mod build;
-mod cache;
-mod dockerlint;
-mod envcmd;
-mod gcccheck;
-mod git;
-mod glibccompare;
-mod glibctests;
-mod goldcompare;
-mod goldtests;
-mod hostdeps;
-mod manifest;
-mod mutants;
-mod patches;
-mod review;
-mod rootfs;
-mod shell;
-mod smoke;
-mod sources;
-mod testcmd;
+mod base;
+mod cmd;
+mod env;
+mod harness;
+mod report;
+mod toolchain;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -33,11 +17,17 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use crate::build::BuildOptions;
-use crate::cache::Cache;
-use crate::manifest::{Component, Manifest};
-use crate::shell::Ui;
-use crate::sources::SourceChoice;
+use crate::base::cache::Cache;
+use crate::base::hostdeps;
+use crate::base::manifest::{Component, Manifest};
+use crate::base::shell::Ui;
+use crate::cmd::test as testcmd;
+use crate::env::{docker_lint, exports, rootfs};
+use crate::harness::{gcc_check, glibc_compare, glibc_tests, gold_compare, mutants};
+use crate::report::{bench, review};
+use crate::toolchain::build::BuildOptions;
+use crate::toolchain::sources::SourceChoice;
+use crate::toolchain::{apt, build, patches, sources};
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "AArch64 split-stack toolchain tasks")]
@@ -310,7 +300,7 @@ fn run() -> Result<ExitCode> {
             let info = build::build_toolchain(&ui, &cache, &repo, &manifest()?, &a.options())?;
             println!("{}", info.prefix.display());
         }
-        Command::Env { json } => envcmd::print(&cache, json)?,
+        Command::Env { json } => exports::print(&cache, json)?,
         Command::StressRuntime { dir, gcc } => {
             let gcc = match gcc {
                 Some(g) => g,
@@ -348,7 +338,7 @@ fn run() -> Result<ExitCode> {
             subdirs,
             report_only,
         } => {
-            let c = glibccompare::run(&ui, &cache, &repo, &subdirs, report_only)?;
+            let c = glibc_compare::run(&ui, &cache, &repo, &subdirs, report_only)?;
             if !c.regressions.is_empty() {
                 return Ok(ExitCode::FAILURE);
             }
@@ -359,7 +349,7 @@ fn run() -> Result<ExitCode> {
             }
         }
         Command::GoldCompare => {
-            let c = goldcompare::run(&ui, &cache, &repo)?;
+            let c = gold_compare::run(&ui, &cache, &repo)?;
             if !c.regressions.is_empty() || c.passed_both == 0 {
                 return Ok(ExitCode::FAILURE);
             }
@@ -391,7 +381,7 @@ fn run() -> Result<ExitCode> {
             compare: true,
             selections,
         } => {
-            let c = gcccheck::compare_run(&ui, &cache, &selections)?;
+            let c = gcc_check::compare_run(&ui, &cache, &selections)?;
             if !c.regressions.is_empty() || c.passed_both == 0 {
                 return Ok(ExitCode::FAILURE);
             }
@@ -400,21 +390,21 @@ fn run() -> Result<ExitCode> {
             compare: false,
             selections,
         } => {
-            let s = gcccheck::run(&ui, &cache, &selections)?;
+            let s = gcc_check::run(&ui, &cache, &selections)?;
             if !s.bad.is_empty() || s.pass == 0 {
                 return Ok(ExitCode::FAILURE);
             }
         }
         Command::GlibcTests { tests } => {
             let tests = if tests.is_empty() {
-                glibctests::DEFAULT_TESTS
+                glibc_tests::DEFAULT_TESTS
                     .iter()
                     .map(|s| s.to_string())
                     .collect()
             } else {
                 tests
             };
-            let outcomes = glibctests::run(&ui, &cache, &repo, &tests)?;
+            let outcomes = glibc_tests::run(&ui, &cache, &repo, &tests)?;
             let failed = outcomes.iter().filter(|o| o.result != "PASS").count();
             println!("{} passed, {failed} failed", outcomes.len() - failed);
             if failed > 0 {
@@ -440,7 +430,7 @@ fn run() -> Result<ExitCode> {
             let info = build::build_toolchain(&ui, &cache, &repo, &manifest()?, &b.options())?;
             rootfs::install_glibc(&ui, &repo, &info.sysroot, &dest)?;
         }
-        Command::DockerLint => dockerlint::run(&ui, &cache, &repo)?,
+        Command::DockerLint => docker_lint::run(&ui, &cache, &repo)?,
         Command::Patches { cmd } => patches_cmd(&ui, &cache, &repo, &manifest()?, cmd)?,
     }
     Ok(ExitCode::SUCCESS)

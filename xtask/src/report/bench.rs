@@ -26,9 +26,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::build::ToolchainInfo;
-use crate::cache::{write_atomic, Cache};
-use crate::shell::{Cmd, Ui};
+use crate::base::cache::{write_atomic, Cache};
+use crate::base::shell::{Cmd, Ui};
+use crate::toolchain::build::ToolchainInfo;
 
 /// Longest a single workload run may take (seconds) before it is killed.
 const RUN_TIMEOUT_S: u64 = 900;
@@ -566,7 +566,7 @@ fn memory(b: &Bench, rows: &mut Vec<Row>, counts: &[usize]) -> Result<()> {
 }
 
 fn toolchain_times(ui: &Ui, cache: &Cache, rows: &mut Vec<Row>) -> Result<()> {
-    if let Ok(text) = std::fs::read_to_string(crate::build::from_scratch_file(cache)) {
+    if let Ok(text) = std::fs::read_to_string(crate::toolchain::build::from_scratch_file(cache)) {
         let v: serde_json::Value = serde_json::from_str(&text)?;
         let total: f64 = v["timings"]
             .as_array()
@@ -757,7 +757,7 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, opts: &BenchOptions) -> Result<T
     let tc = ToolchainInfo::published(cache)
         .context("no toolchain: run `cargo xtask build-toolchain` first")?;
     for (tool, pkg) in [("valgrind", "valgrind"), ("gcc", "gcc")] {
-        if crate::hostdeps::find(tool).is_none() {
+        if crate::base::hostdeps::find(tool).is_none() {
             bail!("`{tool}` not found: apt-get install {pkg}");
         }
     }

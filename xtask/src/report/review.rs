@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::build::ToolchainInfo;
-use crate::cache::{write_atomic, Cache};
-use crate::manifest::Component;
-use crate::shell::Ui;
+use crate::base::cache::{write_atomic, Cache};
+use crate::base::manifest::Component;
+use crate::base::shell::Ui;
+use crate::toolchain::build::ToolchainInfo;
 
 /// One patch of a series, as read from its `git format-patch` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,7 +215,7 @@ pub fn run(
     for s in SERIES {
         let c = s.component;
         let mut patches = Vec::new();
-        for f in crate::patches::series(repo, c)? {
+        for f in crate::toolchain::patches::series(repo, c)? {
             let text = std::fs::read_to_string(&f)?;
             let name = f
                 .file_name()

@@ -3,8 +3,8 @@
 
 use anyhow::{bail, Result};
 
-use crate::build::ToolchainInfo;
-use crate::cache::Cache;
+use crate::base::cache::Cache;
+use crate::toolchain::build::ToolchainInfo;
 
 /// Prints `export` lines, or the toolchain description as JSON.
 ///

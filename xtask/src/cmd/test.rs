@@ -13,10 +13,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::build::{self, BuildOptions};
-use crate::cache::Cache;
-use crate::manifest::Manifest;
-use crate::shell::Ui;
+use crate::base::cache::Cache;
+use crate::base::manifest::Manifest;
+use crate::base::shell::Ui;
+use crate::toolchain::build::{self, BuildOptions};
 
 /// Environment variable through which tests find the built toolchain's
 /// description (the JSON of `cargo xtask env --json`).
@@ -60,13 +60,13 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
     let manifest = Manifest::load(&build::manifest_path(repo))?;
     let info = build::build_toolchain(ui, &cache, repo, &manifest, opts)?;
     let json = cache.root().join("toolchain.json");
-    crate::cache::write_atomic(&json, serde_json::to_string_pretty(&info)?.as_bytes())?;
+    crate::base::cache::write_atomic(&json, serde_json::to_string_pretty(&info)?.as_bytes())?;
     ui.line("test: the glibc series' tests under qemu-user");
-    let tests: Vec<String> = crate::glibctests::DEFAULT_TESTS
+    let tests: Vec<String> = crate::harness::glibc_tests::DEFAULT_TESTS
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let outcomes = crate::glibctests::run(ui, &cache, repo, &tests)?;
+    let outcomes = crate::harness::glibc_tests::run(ui, &cache, repo, &tests)?;
     let bad: Vec<String> = outcomes
         .iter()
         .filter(|o| o.result != "PASS")
@@ -81,7 +81,7 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     ui.line("test: the gold series' testsuite scripts");
-    let gold: Vec<String> = crate::goldtests::run(ui, &cache)?
+    let gold: Vec<String> = crate::harness::gold_tests::run(ui, &cache)?
         .into_iter()
         .filter(|r| !r.starts_with("PASS"))
         .collect();
@@ -94,12 +94,12 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     ui.line("test: docker/ recipes (hadolint, shellcheck, only tested commands)");
-    crate::dockerlint::run(ui, &cache, repo)?;
+    crate::env::docker_lint::run(ui, &cache, repo)?;
     // The recipes run `cargo xtask host-deps` (the same check
     // build_toolchain made above) and `cargo xtask install-glibc`.
     ui.line("test: install-glibc into a scratch prefix");
     let scratch = tempfile::tempdir()?;
-    crate::rootfs::install_glibc(ui, repo, &info.sysroot, scratch.path())?;
+    crate::env::rootfs::install_glibc(ui, repo, &info.sysroot, scratch.path())?;
     for f in ["lib/ld-linux-aarch64.so.1", "bin/split-stack-run"] {
         if !scratch.path().join(f).exists() {
             eprintln!("install-glibc did not install {f}");
@@ -107,15 +107,15 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
         }
     }
     let mut skipped: Vec<&str> = Vec::new();
-    if crate::hostdeps::is_root() {
+    if crate::base::hostdeps::is_root() {
         ui.line("test: conformance --rootfs (Debian arm64 root filesystem, binfmt_misc)");
-        let (report, launcher, rfs) = crate::rootfs::conformance(
+        let (report, launcher, rfs) = crate::env::rootfs::conformance(
             ui,
             &cache,
             repo,
             &info.prefix,
             &info.sysroot,
-            crate::rootfs::DEFAULT_SUITE,
+            crate::env::rootfs::DEFAULT_SUITE,
         )?;
         let (p, f, k) = report.counts();
         ui.line(format!(
@@ -185,8 +185,8 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
         report.results.len()
     ));
     ui.line("test: cargo xtask mutants --changed (judging code changed since docs/mutants.md)");
-    crate::mutants::ensure_installed(ui)?;
-    if !crate::mutants::run(ui, repo, true)? {
+    crate::harness::mutants::ensure_installed(ui)?;
+    if !crate::harness::mutants::run(ui, repo, true)? {
         return Ok(ExitCode::FAILURE);
     }
     // The last line says what did not run: a skip is never a pass.

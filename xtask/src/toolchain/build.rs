@@ -22,12 +22,13 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::apt::{extract_deb, Apt};
-use crate::cache::{write_atomic, Cache, KeyHasher};
-use crate::manifest::{Component, Manifest};
-use crate::shell::{fmt_duration, Cmd, Ui};
-use crate::sources::{self, Source, SourceChoice};
-use crate::{hostdeps, patches};
+use crate::base::cache::{write_atomic, Cache, KeyHasher};
+use crate::base::hostdeps;
+use crate::base::manifest::{Component, Manifest};
+use crate::base::shell::{fmt_duration, Cmd, Ui};
+use crate::toolchain::apt::{extract_deb, Apt};
+use crate::toolchain::patches;
+use crate::toolchain::sources::{self, Source, SourceChoice};
 
 /// Bump when a change to this file changes what the steps produce.
 const RECIPE: &str = "recipe-v1";
@@ -284,7 +285,7 @@ pub fn build_toolchain(
             // Only the glibc packages must carry the pinned glibc version;
             // the others (libgcc-s1) come in whatever version the suite has.
             let want = p.starts_with("libc6").then_some(o.glibc.as_str());
-            let (p, suite) = crate::apt::package_and_suite(p, &o.suite);
+            let (p, suite) = crate::toolchain::apt::package_and_suite(p, &o.suite);
             debs.push(apt.fetch(
                 ui,
                 p,
@@ -403,7 +404,9 @@ pub fn build_toolchain(
         split_stack_probe: String::new(),
         timings: Vec::new(),
     };
-    info.split_stack_probe = ctx.time("smoke test", |c| crate::smoke::run(c.ui, c.cache, &info))?;
+    info.split_stack_probe = ctx.time("smoke test", |c| {
+        crate::toolchain::smoke::run(c.ui, c.cache, &info)
+    })?;
     info.timings = ctx.timings.clone();
     write_atomic(
         &cache.ready_file(),
@@ -445,7 +448,7 @@ fn check_space(cache: &Cache) -> Result<()> {
             gib(avail),
             cache.root().display(),
             gib(SPACE_NEEDED),
-            crate::cache::CACHE_ENV
+            crate::base::cache::CACHE_ENV
         );
     }
     Ok(())

@@ -20,9 +20,9 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cache::{Cache, KeyHasher};
-use crate::hostdeps::{self, req, Requirement};
-use crate::shell::{Cmd, Ui};
+use crate::base::cache::{Cache, KeyHasher};
+use crate::base::hostdeps::{self, req, Requirement};
+use crate::base::shell::{Cmd, Ui};
 
 /// Debian suite of the default root filesystem: bookworm, glibc 2.36 (the
 /// host's own release; `--suite` takes any other, e.g. `sid`).

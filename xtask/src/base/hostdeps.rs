@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
-use crate::shell::{Cmd, Ui};
+use crate::base::shell::{Cmd, Ui};
 
 /// A requirement: an executable on PATH or a file, and the Debian package
 /// that provides it.

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
-use crate::cache::Cache;
-use crate::shell::{Cmd, Ui};
+use crate::base::cache::Cache;
+use crate::base::shell::{Cmd, Ui};
 
 /// Tests run by default: `subdir/name` as glibc's `make test t=` takes them.
 pub const DEFAULT_TESTS: &[&str] = &[

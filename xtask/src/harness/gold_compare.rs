@@ -8,7 +8,7 @@
 //! linker: the unit tests, the `NATIVE_OR_CROSS_LINKER` tests and the
 //! `DEFAULT_TARGET_AARCH64` scripts.  The unpatched binutils (the `base`
 //! commit of the binutils work tree) is configured with the toolchain's
-//! configure line ([`crate::build::binutils_configure`]) in
+//! configure line ([`crate::toolchain::build::binutils_configure`]) in
 //! `<cache>/build/binutils-unpatched`; only gas, binutils (readelf, nm,
 //! objdump, ... which the testsuite runs) and gold are built, never
 //! installed.
@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::cache::{write_atomic, Cache, KeyHasher};
-use crate::git::{dirty_files, fresh_worktree, git, rev_parse};
-use crate::glibccompare::{compare, Comparison, Results};
-use crate::shell::{fmt_duration, Cmd, Ui};
+use crate::base::cache::{write_atomic, Cache, KeyHasher};
+use crate::base::git::{dirty_files, fresh_worktree, git, rev_parse};
+use crate::base::shell::{fmt_duration, Cmd, Ui};
+use crate::harness::glibc_compare::{compare, Comparison, Results};
 
 /// What `make check` in `gold/testsuite` needs built at the top level:
 /// the assembler (`TEST_AS`), the binary utilities (`TEST_READELF`,
@@ -254,7 +254,8 @@ fn build_unpatched(
     // The toolchain's prefix, so that the configure lines are identical;
     // this tree is never installed.
     let configure =
-        crate::build::binutils_configure(cache, &tree, &cache.toolchain(), cflags).dir(&build);
+        crate::toolchain::build::binutils_configure(cache, &tree, &cache.toolchain(), cflags)
+            .dir(&build);
     // v2: the stamp's detail records the build steps' times (the report
     // shows them when the tree is reused).
     let key = KeyHasher::new("binutils-unpatched-v2")
@@ -291,7 +292,7 @@ fn build_unpatched(
         "gold-compare: unpatched binutils: configure",
         &log,
     )?;
-    let make = crate::build::host_env(cache, cflags, Cmd::new("make"))
+    let make = crate::toolchain::build::host_env(cache, cflags, Cmd::new("make"))
         .arg(format!("-j{}", jobs()))
         .arg("MAKEINFO=true")
         .args(TARGETS)
@@ -384,7 +385,7 @@ fn run_side(
     // Failing tests make `make check` fail: the results are in the .trs
     // files, so make's exit status is only logged (a timeout is an error).
     let make = |target: &str| {
-        crate::build::host_env(
+        crate::toolchain::build::host_env(
             cache,
             cflags,
             Cmd::new("sh").args([
@@ -610,7 +611,7 @@ fn render(
     steps: &[Step],
     why: impl Fn(&str, &str) -> String,
 ) -> String {
-    let body = crate::glibccompare::report(
+    let body = crate::harness::glibc_compare::report(
         "gold testsuite comparison (aarch64-linux-gnu cross linker)",
         u,
         p,

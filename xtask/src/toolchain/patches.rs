@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::{write_atomic, Cache, KeyHasher};
-use crate::git::{dirty_files, git, rev_parse};
-use crate::manifest::Component;
-use crate::shell::Ui;
+use crate::base::cache::{write_atomic, Cache, KeyHasher};
+use crate::base::git::{dirty_files, git, rev_parse};
+use crate::base::manifest::Component;
+use crate::base::shell::Ui;
 
 /// The series directory of a component in the repository.
 pub fn series_dir(repo: &Path, c: Component) -> PathBuf {
@@ -487,7 +487,7 @@ pub fn reset(ui: &Ui, cache: &Cache, repo: &Path, c: Component, docs_stubbed: bo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::commit_fixed;
+    use crate::base::git::commit_fixed;
 
     fn repo_with(files: &[&str]) -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();

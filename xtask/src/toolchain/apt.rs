@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::{sha256_file, write_atomic};
-use crate::manifest::{debian_upstream_version, Manifest};
-use crate::shell::{Cmd, Ui};
+use crate::base::cache::{sha256_file, write_atomic};
+use crate::base::manifest::{debian_upstream_version, Manifest};
+use crate::base::shell::{Cmd, Ui};
 
 /// A downloaded package file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -188,7 +188,7 @@ impl Apt {
             p("cache"),
             p("archives"),
         );
-        if crate::hostdeps::is_root() {
+        if crate::base::hostdeps::is_root() {
             // The cache belongs to root; apt's `_apt` sandbox user cannot
             // write into it.
             conf.push_str("APT::Sandbox::User \"root\";\n");

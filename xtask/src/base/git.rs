@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::shell::Cmd;
+use crate::base::shell::Cmd;
 
 /// Identity and date of the import commits (fixed, so the pristine import of
 /// the same tarball always has the same commit id).

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use crate::build::ToolchainInfo;
-use crate::cache::Cache;
-use crate::shell::{Cmd, Ui};
+use crate::base::cache::Cache;
+use crate::base::shell::{Cmd, Ui};
+use crate::toolchain::build::ToolchainInfo;
 
 const HELLO: &str = include_str!("smoke/hello.c");
 const THREADS: &str = include_str!("smoke/threads.c");

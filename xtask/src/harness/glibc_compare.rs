@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::build::glibc_configure;
-use crate::cache::{write_atomic, Cache, KeyHasher};
-use crate::git::{fresh_worktree, rev_parse};
-use crate::shell::{Cmd, Ui};
+use crate::base::cache::{write_atomic, Cache, KeyHasher};
+use crate::base::git::{fresh_worktree, rev_parse};
+use crate::base::shell::{Cmd, Ui};
+use crate::toolchain::build::glibc_configure;
 
 /// Results of one side: test name (`nptl/tst-x`) to result (`PASS`, ...).
 pub type Results = BTreeMap<String, String>;
@@ -156,7 +156,7 @@ fn run_side(
         .arg(format!("subdirs={}", subdirs.join(" ")))
         .arg(format!(
             "test-wrapper={}",
-            crate::glibctests::wrapper(repo).display()
+            crate::harness::glibc_tests::wrapper(repo).display()
         ))
         .env("SPLIT_STACK_TEST_SYSROOT", sysroot)
         .env("CCACHE_DIR", cache.ccache())
@@ -309,7 +309,8 @@ fn confirm_regressions(
             .unwrap_or_default();
         let mut all_pass = true;
         for i in 1..=RERUNS {
-            let r = crate::glibctests::run_one(ui, cache, repo, build, sysroot, &t, &log)?;
+            let r =
+                crate::harness::glibc_tests::run_one(ui, cache, repo, build, sysroot, &t, &log)?;
             ui.line(format!("glibc-compare: rerun {i}/{RERUNS} of {t}: {r}"));
             all_pass &= passes(&r);
         }

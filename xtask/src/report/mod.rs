@@ -1,0 +1,5 @@
+//! Reports: benchmarks (`bench`) and the reviewer bundle (`review`). Imports
+//! `toolchain`, `harness` and `base`.
+
+pub mod bench;
+pub mod review;
