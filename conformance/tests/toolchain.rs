@@ -47,7 +47,8 @@ fn built() -> Built {
             .as_array()
             .expect("old_sysroots")
             .iter()
-            .map(|o| path(&o[2]))
+            // Named ({"path": ...}), or positional in older files.
+            .map(|o| path(o.get("path").unwrap_or(&o[2])))
             .collect(),
         probe: v["split_stack_probe"]
             .as_str()

@@ -304,7 +304,7 @@ fn run() -> Result<ExitCode> {
         Command::StressRuntime { dir, gcc } => {
             let gcc = match gcc {
                 Some(g) => g,
-                None => build::ToolchainInfo::published(&cache)
+                None => crate::toolchain::info::ToolchainInfo::published(&cache)
                     .context(
                         "no built toolchain: run `cargo xtask build-toolchain`, or give --gcc",
                     )?
@@ -484,9 +484,7 @@ fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> Resul
         None => {
             let info =
                 build::build_toolchain(ui, cache, repo, &manifest_of(repo)?, &a.build.options())?;
-            let mut old: Vec<PathBuf> = info.old_sysroots.iter().map(|o| o.2.clone()).collect();
-            old.extend(a.old_sysroots.iter().cloned());
-            conformance::Toolchain::from_prefix(&info.prefix, &info.sysroot, &old)?
+            info.conformance_toolchain(&a.old_sysroots)?
         }
     };
     stop_on_ctrl_c();

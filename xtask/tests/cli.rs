@@ -127,7 +127,9 @@ fn a_planted_fault_is_caught_and_the_stock_compiler_is_not_conformant() {
     let s = |v: &serde_json::Value| v.as_str().expect("path").to_string();
     let prefix = s(&b["prefix"]);
     let sysroot = s(&b["sysroot"]);
-    let old = s(&b["old_sysroots"][0][2]);
+    let o = &b["old_sysroots"][0];
+    // Named ({"path": ...}), or positional in older files.
+    let old = s(o.get("path").unwrap_or(&o[2]));
     let (code, out, err) = xtask(&[
         "conformance",
         "--toolchain",

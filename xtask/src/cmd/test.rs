@@ -156,8 +156,7 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     ui.line("test: conformance --self-test (planted faults must be caught by their owning checks)");
-    let old: Vec<std::path::PathBuf> = info.old_sysroots.iter().map(|o| o.2.clone()).collect();
-    let tc = conformance::Toolchain::from_prefix(&info.prefix, &info.sysroot, &old)?;
+    let tc = info.conformance_toolchain(&[])?;
     let st = conformance::selftest::run(&tc, &[], &mut |m| ui.line(format!("self-test: {m}")))?;
     if !st.passed() {
         eprint!("{}", st.render());

@@ -4,7 +4,7 @@
 use anyhow::{bail, Result};
 
 use crate::base::cache::Cache;
-use crate::toolchain::build::ToolchainInfo;
+use crate::toolchain::info::ToolchainInfo;
 
 /// Prints `export` lines, or the toolchain description as JSON.
 ///
@@ -26,7 +26,10 @@ pub fn print(cache: &Cache, json: bool) -> Result<()> {
     println!("export SPLIT_STACK_SYSROOT={}", q(&info.sysroot));
     // qemu-user reads QEMU_LD_PREFIX as the default for -L.
     println!("export QEMU_LD_PREFIX={}", q(&info.sysroot));
-    for (name, _, dir) in &info.old_sysroots {
+    for crate::toolchain::info::OldSysroot {
+        name, path: dir, ..
+    } in &info.old_sysroots
+    {
         let var = name.to_uppercase().replace(['-', '.'], "_");
         println!("export SPLIT_STACK_SYSROOT_{var}={}", q(dir));
     }

@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use crate::base::cache::{write_atomic, Cache};
 use crate::base::shell::{Cmd, Ui};
-use crate::toolchain::build::ToolchainInfo;
+use crate::toolchain::info::ToolchainInfo;
 
 /// Longest a single workload run may take (seconds) before it is killed.
 const RUN_TIMEOUT_S: u64 = 900;

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use crate::base::cache::{write_atomic, Cache};
 use crate::base::manifest::Component;
 use crate::base::shell::Ui;
-use crate::toolchain::build::ToolchainInfo;
+use crate::toolchain::info::ToolchainInfo;
 
 /// One patch of a series, as read from its `git format-patch` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,8 +204,7 @@ pub fn run(
     let info = ToolchainInfo::published(cache)
         .context("no toolchain: run `cargo xtask build-toolchain` first")?;
     ui.line("review: running the conformance suite on the published toolchain");
-    let old: Vec<PathBuf> = info.old_sysroots.iter().map(|o| o.2.clone()).collect();
-    let tc = conformance::Toolchain::from_prefix(&info.prefix, &info.sysroot, &old)?;
+    let tc = info.conformance_toolchain(&[])?;
     let report = conformance::run_with_progress(&tc, &mut ui.conformance_progress())?;
     let bench = std::fs::read_to_string(repo.join("docs/bench.md")).unwrap_or_else(|_| {
         "**Missing:** no `docs/bench.md`; run `cargo xtask bench --markdown docs/bench.md`.".into()

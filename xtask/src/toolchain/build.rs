@@ -20,13 +20,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::base::cache::{write_atomic, Cache, KeyHasher};
 use crate::base::hostdeps;
 use crate::base::manifest::{Component, Manifest};
 use crate::base::shell::{fmt_duration, Cmd, Ui};
 use crate::toolchain::apt::{extract_deb, Apt};
+use crate::toolchain::info::{OldSysroot, ToolchainInfo};
 use crate::toolchain::patches;
 use crate::toolchain::sources::{self, Source, SourceChoice};
 
@@ -80,40 +81,6 @@ impl BuildOptions {
         } else {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         }
-    }
-}
-
-/// Where a published toolchain lives; what `env` and `conformance` use.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ToolchainInfo {
-    /// Cache key of the whole toolchain.
-    pub key: String,
-    /// Installation prefix (`bin/aarch64-linux-gnu-gcc` etc.).
-    pub prefix: PathBuf,
-    /// The patched glibc sysroot.
-    pub sysroot: PathBuf,
-    /// Stock glibc sysroots: (name, glibc version, path).
-    pub old_sysroots: Vec<(String, String, PathBuf)>,
-    /// Whether the C++ compiler was built.
-    pub cxx: bool,
-    /// What the `-fsplit-stack` compile probe said.
-    pub split_stack_probe: String,
-    /// Step durations of the build that produced it (seconds).
-    pub timings: Vec<(String, f64)>,
-}
-
-impl ToolchainInfo {
-    /// The published toolchain, if `toolchain/.ready` exists.
-    pub fn published(cache: &Cache) -> Option<ToolchainInfo> {
-        let t = std::fs::read_to_string(cache.ready_file()).ok()?;
-        serde_json::from_str(&t).ok()
-    }
-
-    /// `<prefix>/bin/aarch64-linux-gnu-<tool>`.
-    pub fn tool(&self, tool: &str) -> PathBuf {
-        self.prefix
-            .join("bin")
-            .join(format!("aarch64-linux-gnu-{tool}"))
     }
 }
 
@@ -393,7 +360,11 @@ pub fn build_toolchain(
         let dir = ctx.time(&format!("sysroot {}", o.name), |c| {
             old_sysroot(c, &o.name, &paths, &lh_path, key)
         })?;
-        old.push((o.name.clone(), o.glibc.clone(), dir));
+        old.push(OldSysroot {
+            name: o.name.clone(),
+            glibc_version: o.glibc.clone(),
+            path: dir,
+        });
     }
     let mut info = ToolchainInfo {
         key: keys.toolchain.clone(),

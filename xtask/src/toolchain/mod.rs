@@ -5,6 +5,7 @@
 
 pub mod apt;
 pub mod build;
+pub mod info;
 pub mod patches;
 pub mod smoke;
 pub mod sources;

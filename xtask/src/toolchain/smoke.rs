@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 
 use crate::base::cache::Cache;
 use crate::base::shell::{Cmd, Ui};
-use crate::toolchain::build::ToolchainInfo;
+use crate::toolchain::info::ToolchainInfo;
 
 const HELLO: &str = include_str!("smoke/hello.c");
 const THREADS: &str = include_str!("smoke/threads.c");
