@@ -2,10 +2,13 @@
    checks runtime/cxx-exceptions*).  Each scenario recurses DEPTH frames
    of 1000 bytes, which spans many stack segments (checked:
    __splitstack_find reports more than one region at the bottom), then:
-   1. throws at the bottom and catches on the thread's original stack;
+   1. throws at the bottom and catches on the thread's original stack
+      (the scenarios run from no_split_stack functions, so they start on
+      it: checked, __splitstack_find reports one region there);
    2. the same, with a catch-and-rethrow every 250 frames, so that the
       exception is caught on segments in the middle and thrown again;
-   3. throws at the bottom and catches half-way up, on a segment, then
+   3. throws at the bottom and catches half-way up, on a segment, where
+      the guard must be the one that level saw before the throw, then
       returns normally through the remaining __morestack frames;
    4. std::vector::at throws std::out_of_range from libstdc++ (code
       built without -fsplit-stack, reached through the linker's rewrite
@@ -13,9 +16,11 @@
    After each: every object constructed on the way down was destroyed
    exactly once (destructors counted), the guard is exactly what it was
    before the recursion, and the next scenario recurses across segments
-   again.  The four run in the initial thread and at the same time in
-   four threads on 128 KiB stacks (PTHREAD_STACK_MIN), whose guard glibc
-   set.  GUARD_OFFSET (-8) is defined on the command line.
+   again.  The four run in the initial thread, then in four threads on
+   128 KiB stacks (PTHREAD_STACK_MIN), whose guard glibc set, started
+   together at a barrier.  The constructor and destructor of the counted
+   objects are no_split_stack: a destructor that checked the guard after
+   a landing pad could call __morestack and hide a wrong guard.  GUARD_OFFSET (-8) is defined on the command line.
    (G++ refuses no_split_stack on a function definition, "cannot set
    'no_split_stack' attribute after definition", on x86_64 too: the
    attribute goes on a declaration before it.)  Prints
@@ -62,15 +67,25 @@ regions ()
   return n;
 }
 
-static thread_local long constructed, destroyed, rethrown;
+static thread_local long constructed, destroyed, rethrown, half_way_bad;
 static thread_local int bottom_regions;
 
 struct Counted
 {
   int n;
-  explicit Counted (int n) : n (n) { constructed++; }
-  ~Counted () { destroyed++; }
+  explicit Counted (int n) __attribute__ ((no_split_stack));
+  ~Counted () __attribute__ ((no_split_stack));
 };
+
+Counted::Counted (int n) : n (n)
+{
+  constructed++;
+}
+
+Counted::~Counted ()
+{
+  destroyed++;
+}
 
 struct Thrown
 {
@@ -109,6 +124,7 @@ down (int n, Mode mode)
     }
   else if (mode == CATCH_HALF_WAY && n == DEPTH / 2)
     {
+      uintptr_t here = guard ();
       try
 	{
 	  r = down (n - 1, THROW);
@@ -116,6 +132,11 @@ down (int n, Mode mode)
       catch (Thrown &t)
 	{
 	  r = t.value;
+#ifndef SPLIT_STACK_STRESS
+	  /* Caught on this level's segment: its guard again.  */
+	  if (guard () != here)
+	    half_way_bad++;
+#endif
 	}
     }
   else
@@ -133,8 +154,9 @@ static int scenario (const char *who, Mode mode)
 static int
 scenario (const char *who, Mode mode)
 {
-  constructed = destroyed = rethrown = 0;
+  constructed = destroyed = rethrown = half_way_bad = 0;
   bottom_regions = 0;
+  int start_regions = regions ();
   uintptr_t before = guard ();
   int caught = 0;
   long r = 0;
@@ -168,6 +190,18 @@ scenario (const char *who, Mode mode)
     {
       printf ("%s, %s: rethrown %ld times, expected %d\n", who, names[mode],
 	      rethrown, DEPTH / RETHROW_EVERY);
+      bad = 1;
+    }
+  if (start_regions != 1)
+    {
+      printf ("%s, %s: started on %d stack regions, not the original stack\n",
+	      who, names[mode], start_regions);
+      bad = 1;
+    }
+  if (half_way_bad != 0)
+    {
+      printf ("%s, %s: guard at the catch site differs from the one before "
+	      "the throw\n", who, names[mode]);
       bad = 1;
     }
   if (bottom_regions < 2)
@@ -204,11 +238,22 @@ all_scenarios (const char *who)
   return bad;
 }
 
+static pthread_barrier_t start;
+
+/* no_split_stack: its call into libc would make the linker move it to a
+   new segment.  */
+static void *thread_main (void *) __attribute__ ((no_split_stack));
+
 static void *
 thread_main (void *)
 {
+  pthread_barrier_wait (&start);
   return (void *) (long) all_scenarios ("thread");
 }
+
+/* On the initial thread's original stack: not moved to a segment by the
+   linker for its calls into libstdc++ and libc.  */
+int main () __attribute__ ((no_split_stack));
 
 int
 main ()
@@ -218,6 +263,7 @@ main ()
   int bad = all_scenarios ("initial thread");
   pthread_t t[NTHREADS];
   pthread_attr_t attr;
+  pthread_barrier_init (&start, NULL, NTHREADS);
   if (pthread_attr_init (&attr) != 0
       || pthread_attr_setstacksize (&attr, 128 * 1024) != 0)
     {

@@ -123,9 +123,17 @@ thread_main (void *arg)
   return (void *) (long) (r == (long) DEPTH * (DEPTH + 1) / 2);
 }
 
-int
+/* no_split_stack: on the initial thread's original stack, not moved to
+   a segment by the linker for its calls into libc, so that the first
+   recursion starts there (checked).  */
+__attribute__ ((no_split_stack)) int
 main (void)
 {
+  if (regions () != 1)
+    {
+      printf ("unwind FAILED: main runs on %d stack regions\n", regions ());
+      return 1;
+    }
   if (down (DEPTH, 0) != (long) DEPTH * (DEPTH + 1) / 2 || frames < DEPTH
       || bottom_regions[0] < 2)
     {

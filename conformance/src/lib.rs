@@ -443,7 +443,7 @@ pub fn judge_verdict(report: &Report) -> String {
                     _ => None,
                 })
                 .unwrap_or_default();
-            format!("NOT CONFORMANT: 0 check(s) failed, but {k} could not run (first: {first})")
+            format!("NOT CONFORMANT: 0 check(s) failed, but {k} skipped (first: {first})")
         }
         _ => format!("NOT CONFORMANT: {f} check(s) failed, {k} skipped"),
     }
@@ -582,7 +582,7 @@ mod tests {
         assert_eq!(
             judge_verdict(&r),
             format!(
-                "NOT CONFORMANT: 0 check(s) failed, but 1 could not run (first: {}: no C++ driver)",
+                "NOT CONFORMANT: 0 check(s) failed, but 1 skipped (first: {}: no C++ driver)",
                 r.results[1].id
             )
         );

@@ -106,21 +106,28 @@ pub struct NoCxxDriver;
 
 impl std::fmt::Display for NoCxxDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the toolchain has no C++ driver beside its C driver")
+        f.write_str("the toolchain has no C++ driver (g++) beside its C driver")
     }
 }
 
 impl std::error::Error for NoCxxDriver {}
 
-/// The C++ driver that belongs to the C driver `gcc`: the same path with
-/// the last `gcc` of the file name replaced by `g++`
+/// The C++ driver that belongs to the C driver `gcc`, if one exists
+/// beside it: the same file name with its last `gcc` replaced by `g++`
 /// (`aarch64-linux-gnu-gcc` -> `aarch64-linux-gnu-g++`, `gcc-16` ->
-/// `g++-16`), if that file exists.  `None` otherwise.
+/// `g++-16`), or else without the version after it
+/// (`aarch64-linux-gnu-gcc-16.2.0` -> `aarch64-linux-gnu-g++`).  `None`
+/// otherwise.
 pub fn cxx_driver(gcc: &Path) -> Option<PathBuf> {
     let name = gcc.file_name()?.to_str()?;
     let at = name.rfind("gcc")?;
-    let cxx = gcc.with_file_name(format!("{}g++{}", &name[..at], &name[at + 3..]));
-    cxx.exists().then_some(cxx)
+    [
+        format!("{}g++{}", &name[..at], &name[at + 3..]),
+        format!("{}g++", &name[..at]),
+    ]
+    .into_iter()
+    .map(|n| gcc.with_file_name(n))
+    .find(|p| p.exists())
 }
 
 impl Run {
@@ -355,19 +362,28 @@ mod tests {
 
     #[test]
     fn the_cxx_driver_is_the_c_driver_s_sibling() {
-        let d = tempfile::tempdir().unwrap();
         for (c, cxx) in [
             ("aarch64-linux-gnu-gcc", "aarch64-linux-gnu-g++"),
             ("gcc-16", "g++-16"),
             ("aarch64-linux-gnu-gcc-16", "aarch64-linux-gnu-g++-16"),
         ] {
+            let d = tempfile::tempdir().unwrap();
             let gcc = d.path().join(c);
             std::fs::write(&gcc, "").unwrap();
             assert_eq!(cxx_driver(&gcc), None, "{c}: no g++ yet");
             std::fs::write(d.path().join(cxx), "").unwrap();
             assert_eq!(cxx_driver(&gcc), Some(d.path().join(cxx)), "{c}");
         }
-        assert_eq!(cxx_driver(&d.path().join("clang")), None);
+        assert_eq!(cxx_driver(Path::new("/nonexistent/clang")), None);
+        // A versioned C driver whose C++ driver has no version.
+        let e = tempfile::tempdir().unwrap();
+        let gcc = e.path().join("aarch64-linux-gnu-gcc-16.2.0");
+        std::fs::write(&gcc, "").unwrap();
+        std::fs::write(e.path().join("aarch64-linux-gnu-g++"), "").unwrap();
+        assert_eq!(
+            cxx_driver(&gcc),
+            Some(e.path().join("aarch64-linux-gnu-g++"))
+        );
     }
 
     #[test]

@@ -101,6 +101,17 @@ fn is_bti_c(i: &Instruction) -> bool {
         && matches!(i.operands[1], Operand::Immediate(2))
 }
 
+/// Whether the instruction at byte offset `at` of `code` is `bti c` (or
+/// `bti jc`, which also accepts calls).  False outside `code`.
+pub fn bti_c_at(code: &[u8], at: u64) -> bool {
+    decode(code, at as usize).is_ok_and(|i| {
+        is_bti_c(&i)
+            || (i.opcode == Opcode::HINT
+                && matches!(i.operands[0], Operand::ControlReg(4))
+                && matches!(i.operands[1], Operand::Immediate(6)))
+    })
+}
+
 /// Whether `i` is `nop` (`hint #0`).
 pub fn is_nop(i: &Instruction) -> bool {
     i.opcode == Opcode::HINT
@@ -254,13 +265,23 @@ pub fn parse_fast_path(code: &[u8]) -> Result<FastPath, String> {
         // the b.hs.
         if off != 8 {
             return Err(format!(
-                "+{at}: `{b}`: the far form's b.hs must skip exactly the `b .Lcold` after it (.+8)"
+                "+{at}: `{b}` branches on condition hs (inverted), expected b.lo .Lcold, or \
+                 b.hs .+8 over `b .Lcold` (the far form)"
             ));
         }
         let far = decode(code, at + 4)?;
         let (Opcode::B, Operand::PCOffset(to)) = (far.opcode, far.operands[0]) else {
             return Err(unexpected(at + 4, &far, "the far form's `b .Lcold`"));
         };
+        // A `b` that the assembler did not resolve (a tail call, with a
+        // relocation: offset 0 in an object) is no branch to the cold block.
+        if to <= 4 {
+            return Err(format!(
+                "+{}: `{far}` after `{b}` does not reach a cold block after it (a b.lo \
+                 inverted into b.hs, or a tail call?)",
+                at + 4
+            ));
+        }
         (at as i64 + 4 + to, true)
     } else {
         (at as i64 + off, false)
@@ -745,7 +766,19 @@ mod tests {
         assert!(!near.far);
         // b.hs that skips more than the b, or a b.hs without a b after it.
         let e = parse_fast_path(&bytes(&[MRS, LDUR, CMP_SP, 0x54000062, B_12, STP])).unwrap_err();
-        assert!(e.contains("skip exactly"), "{e}");
+        assert!(e.contains("inverted") && e.starts_with("+12:"), "{e}");
+        // b.hs .+8 over a b that is a tail call (unresolved: offset 0) or
+        // goes to the next instruction.
+        for b in [0x14000000, 0x14000001] {
+            let e = parse_fast_path(&bytes(&[MRS, LDUR, CMP_SP, BHS_8, b, STP])).unwrap_err();
+            assert!(
+                e.contains("does not reach a cold block") && e.starts_with("+16:"),
+                "{e}"
+            );
+        }
+        // b +8 is the smallest far branch.
+        let p = parse_fast_path(&bytes(&[MRS, LDUR, CMP_SP, BHS_8, 0x14000002, STP, STP])).unwrap();
+        assert_eq!(p.cold_at, 24);
         let e = parse_fast_path(&bytes(&[MRS, LDUR, CMP_SP, BHS_8, STP, STP])).unwrap_err();
         assert!(
             e.contains("far form's `b .Lcold`") && e.starts_with("+16:"),
@@ -753,7 +786,7 @@ mod tests {
         );
         // A backwards b is no cold block.
         let e = parse_fast_path(&bytes(&[MRS, LDUR, CMP_SP, BHS_8, 0x17fffffc, STP])).unwrap_err();
-        assert!(e.contains("backwards"), "{e}");
+        assert!(e.contains("does not reach"), "{e}");
     }
 
     #[test]

@@ -354,15 +354,11 @@ fn linker_stack_free_helpers(p: &Probe) -> Outcome {
     )
 }
 
-/// Judges every function in `names` of the executable `exe` with
-/// [`judge_rewritten`], against its prologue before linking (`before`,
-/// same order) and the adjust size `adjust` (bytes).  Returns one line per
-/// function, or the first error.
 /// Judges the function `name` of the executable `exe` with
 /// [`judge_unrewritten`] against its prologue before linking (`before`):
 /// it calls only split-stack code, so the linker must leave its check
 /// alone.  Returns one line, or the error.
-fn unrewritten_in_executable(
+pub(super) fn unrewritten_in_executable(
     exe: &std::path::Path,
     name: &str,
     before: &(crate::prologue::FastPath, Vec<u8>),
@@ -385,6 +381,10 @@ fn unrewritten_in_executable(
         .map_err(|e| format!("{name} (calls only split-stack code) after linking: {e}"))
 }
 
+/// Judges every function in `names` of the executable `exe` with
+/// [`judge_rewritten`], against its prologue before linking (`before`,
+/// same order) and the adjust size `adjust` (bytes).  Returns one line per
+/// function, or the first error.
 pub(super) fn rewrites_in_executable(
     exe: &std::path::Path,
     names: &[&str],
@@ -491,8 +491,10 @@ fn linker_non_split(p: &Probe) -> Outcome {
             &["-fsplit-stack", "-fuse-ld=gold", &adjust_flag],
         )
         .map_err(|e| format!("{e:#}"))
-        .and_then(|exe| rewrites_in_executable(&exe, &names, &before, custom))
-    {
+        .and_then(|exe| {
+            rewrites_in_executable(&exe, &names, &before, custom)?;
+            unrewritten_in_executable(&exe, "split_only", &split_only)
+        }) {
         Ok(_) => hows.push(format!(
             "--split-stack-adjust-size={custom:#x} honoured by every form"
         )),

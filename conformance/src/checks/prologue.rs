@@ -26,39 +26,56 @@ pub fn checks() -> Vec<Check> {
 
 const FAR_ID: &str = "prologue/far-form";
 const FAR_TITLE: &str =
-    "a function larger than 1 MiB branches with b.hs over b .Lcold (far form); gold rewrites it (b.hs -> nop); it runs across segments";
+    "functions larger than 1 MiB (forms S and L) branch with b.hs over b .Lcold; gold rewrites those that call non-split code (S: b.hs -> nop, L: K raised) and no other; they run across segments";
 /// `conformance/cases/far.c`: `far_function`, about 1.5 MiB of code.
 const FAR_SRC: &str = include_str!("../../cases/far.c");
 /// Option sets for `far.c` (at -O0 GCC keeps the cold block right after
 /// the check, where b.lo reaches it: no far form to test).
-const FAR_OPTIONS: &[&[&str]] = &[&["-O2"], &["-O2", "-mbranch-protection=standard"]];
+const FAR_OPTIONS: &[&[&str]] = &[
+    &["-O2"],
+    &["-O2", "-mbranch-protection=standard"],
+    &["-O2", "-mbranch-protection=bti"],
+];
 
-/// Judges `far_function` as compiled: a conforming form S prologue
-/// (`judge_function`) that is the far form.
+/// The functions of `far.c`: name, prologue form, minimum frame
+/// (bytes), and whether they call code without `-fsplit-stack` (so that
+/// gold rewrites them) or only split-stack code (left alone).
+const FAR_FUNCTIONS: &[(&str, &str, u64, bool)] = &[
+    ("far_function", "S", 64, true),
+    ("far_l", "L", 8192, true),
+    ("far_split_only", "S", 64, false),
+];
+
+/// Judges a function of `far.c` as compiled: a conforming prologue of
+/// `form` asking for at least `min_bytes` (`judge_function`) that is the
+/// far form.
 pub fn judge_far(
     f: &crate::elf::ObjectFunction,
+    form: &'static str,
+    min_bytes: u64,
     bti: bool,
 ) -> Result<crate::prologue::FastPath, String> {
     let expect = Expect::Form {
-        form: "S",
-        min_bytes: 64,
+        form,
+        min_bytes,
         arg_pointer: false,
     };
-    let fp = judge_function(f, expect, true, bti);
-    match fp {
+    match judge_function(f, expect, true, bti) {
         Ok(Some(fp)) if fp.far => Ok(fp),
         Ok(Some(fp)) => Err(format!(
-            "far_function: not the far form (b.lo at +{}, cold block at +{})",
-            fp.branch_at, fp.cold_at
+            "{}: not the far form (b.lo at +{}, cold block at +{})",
+            f.name, fp.branch_at, fp.cold_at
         )),
-        Ok(None) => Err("far_function: no check".into()),
+        Ok(None) => Err(format!("{}: no check", f.name)),
         Err(e) => Err(e),
     }
 }
 
 /// `prologue/far-form`: `far.c` at each of [`FAR_OPTIONS`]: the far form
-/// before linking, gold's rewrite of it (docs/abi.md 6: b.hs becomes
-/// nop), and a run 3000 levels deep that prints "far ok".
+/// of each of [`FAR_FUNCTIONS`] before linking, gold's rewrite of those
+/// that call non-split code (docs/abi.md 6: form S's b.hs becomes nop,
+/// form L's K is raised) and the unchanged check of the one that does
+/// not, and a run that prints "far ok".
 fn far_form(p: &Probe) -> Outcome {
     let mut hows = Vec::new();
     for (k, opts) in FAR_OPTIONS.iter().enumerate() {
@@ -68,23 +85,31 @@ fn far_form(p: &Probe) -> Outcome {
             Ok(o) => o,
             Err(e) => return Outcome::Fail(format!("compile far.c: {e:#}")),
         };
-        let f = match std::fs::read(&obj)
+        let funcs = match std::fs::read(&obj)
             .map_err(anyhow::Error::from)
             .and_then(|d| crate::elf::functions(&d, "__morestack"))
-            .map_err(|e| format!("inspect: {e:#}"))
-            .and_then(|fs| {
-                fs.into_iter()
-                    .find(|f| f.name == "far_function")
-                    .ok_or_else(|| "no far_function in the object".to_string())
-            }) {
+        {
             Ok(f) => f,
-            Err(e) => return Outcome::Fail(format!("[{what}] {e}")),
+            Err(e) => return Outcome::Fail(format!("[{what}] inspect: {e:#}")),
         };
         let bti = opts.iter().any(|o| o.starts_with("-mbranch-protection"));
-        let fp = match judge_far(&f, bti) {
-            Ok(fp) => fp,
-            Err(e) => return Outcome::Fail(format!("[{what}] {e}")),
-        };
+        let mut rewritten = (Vec::new(), Vec::new());
+        let mut kept = Vec::new();
+        for (name, form, min, calls_non_split) in FAR_FUNCTIONS {
+            let Some(f) = funcs.iter().find(|f| f.name == *name) else {
+                return Outcome::Fail(format!("[{what}] no {name} in the object"));
+            };
+            let fp = match judge_far(f, form, *min, bti) {
+                Ok(fp) => fp,
+                Err(e) => return Outcome::Fail(format!("[{what}] {e}")),
+            };
+            if *calls_non_split {
+                rewritten.0.push(*name);
+                rewritten.1.push((fp, f.code.clone()));
+            } else {
+                kept.push((*name, (fp, f.code.clone())));
+            }
+        }
         let exe = match p.link(
             &format!("far_{k}"),
             &[obj],
@@ -96,12 +121,17 @@ fn far_form(p: &Probe) -> Outcome {
                 return Outcome::Fail(format!("[{what}] link with gold: {line}"));
             }
         };
-        match super::linker::rewrites_in_executable(
-            &exe,
-            &["far_function"],
-            &[(fp, f.code.clone())],
-            0x100000,
-        ) {
+        let judged =
+            super::linker::rewrites_in_executable(&exe, &rewritten.0, &rewritten.1, 0x100000)
+                .and_then(|mut h| {
+                    for (name, before) in &kept {
+                        h.push(super::linker::unrewritten_in_executable(
+                            &exe, name, before,
+                        )?);
+                    }
+                    Ok(h)
+                });
+        match judged {
             Ok(h) => hows.push(format!("[{what}] {}", h.join("; "))),
             Err(e) => return Outcome::Fail(format!("[{what}] {e}")),
         }
@@ -311,6 +341,14 @@ pub fn judge_function(
             f.name
         ));
     }
+    // docs/abi.md 5.2: with BTI, __morestack enters .Lcont by BLR (or
+    // BR x16): it must be a call landing pad.
+    if bti && !crate::prologue::bti_c_at(&f.code, cont) {
+        return Err(format!(
+            "{}: no `bti c` at the continuation (+{cont}) with BTI enabled: __morestack enters it by blr",
+            f.name
+        ));
+    }
     if let Expect::Form {
         form,
         min_bytes,
@@ -407,13 +445,22 @@ mod tests {
     const MOV_X14: u32 = 0x910003ee; // mov x14, sp
 
     /// A form S function: [prefix]; mrs; ldur; cmp sp, x9; b.lo .Lcold;
-    /// .Lcont: stp x29, x30, [sp, #-32]!; mov x29, sp; bl g; ldp; ret;
-    /// .Lcold: sub x10, sp, #cold; adrp x12, .Lcont; add x12, ...; b
-    /// __morestack.
+    /// .Lcont: [bti c when the prefix has one]; stp x29, x30, [sp,
+    /// #-32]!; mov x29, sp; bl g; ldp; ret; .Lcold: sub x10, sp, #cold;
+    /// adrp x12, .Lcont; add x12, ...; b __morestack.
     fn s_function(prefix: &[u32], ldur: u32, cold: u32) -> ObjectFunction {
+        s_function_cont(prefix, ldur, cold, prefix.contains(&BTI_C))
+    }
+
+    /// [`s_function`] with or without `bti c` at `.Lcont`.
+    fn s_function_cont(prefix: &[u32], ldur: u32, cold: u32, cont_bti: bool) -> ObjectFunction {
         let p = prefix.len() as u64 * 4;
+        let extra = if cont_bti { 4 } else { 0 };
         let mut w: Vec<u32> = prefix.to_vec();
-        w.extend([MRS, ldur, CMP_SP, 0x540000c3]); // b.lo +24
+        w.extend([MRS, ldur, CMP_SP, 0x540000c3 + ((extra as u32 / 4) << 5)]); // b.lo .Lcold
+        if cont_bti {
+            w.push(BTI_C);
+        }
         w.extend([0xa9be7bfd, 0x910003fd, 0x94000000, 0xa8c27bfd, 0xd65f03c0]);
         w.extend([
             0xd10003ea | (cold << 10),
@@ -423,7 +470,7 @@ mod tests {
         ]);
         let cont = p + 16;
         let rel = |at: u64, r_type, symbol: &str, local_target| FunctionReloc {
-            at: p + at,
+            at: p + extra + at,
             r_type,
             symbol: symbol.into(),
             local_target,
@@ -431,7 +478,7 @@ mod tests {
         ObjectFunction {
             name: "f".into(),
             code: w.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            morestack_relocs: vec![p + 48],
+            morestack_relocs: vec![p + extra + 48],
             relocs: vec![
                 rel(24, 283, "g", None),
                 rel(40, reloc::ADR_PREL_PG_HI21, "", Some(cont as i64)),
@@ -471,7 +518,7 @@ mod tests {
     #[test]
     fn the_far_form_is_judged_and_listed() {
         let f = far_function();
-        let fp = judge_far(&f, false).unwrap();
+        let fp = judge_far(&f, "S", 64, false).unwrap();
         assert!(fp.far);
         assert_eq!((fp.branch_at, fp.cold_at), (12, 40));
         let text = crate::prologue::listing(&f, &fp).unwrap();
@@ -482,7 +529,7 @@ mod tests {
         // A near form is not what far.c must produce; BTI without bti c.
         let mut near = s_function(&[], LDUR, 32);
         near.name = "far_function".into();
-        let e = judge_far(&near, false).unwrap_err();
+        let e = judge_far(&near, "S", 64, false).unwrap_err();
         assert!(e.contains("requests 32 bytes"), "{e}");
         // A near form with a frame large enough.
         let mut w: Vec<u32> = near
@@ -494,9 +541,9 @@ mod tests {
         w[7] = 0xa8c57bfd; // ldp x29, x30, [sp], #80
         w[9] = 0xd10143ea; // sub x10, sp, #80
         near.code = w.iter().flat_map(|x| x.to_le_bytes()).collect();
-        let e = judge_far(&near, false).unwrap_err();
+        let e = judge_far(&near, "S", 64, false).unwrap_err();
         assert!(e.contains("not the far form (b.lo at +12"), "{e}");
-        assert!(judge_far(&f, true).unwrap_err().contains("bti c"));
+        assert!(judge_far(&f, "S", 64, true).unwrap_err().contains("bti c"));
     }
 
     fn form_s(min_bytes: u64, arg_pointer: bool) -> Expect {
@@ -567,6 +614,12 @@ mod tests {
         // BTI on but no bti c.
         let e = err(&good, form_s(16, false), true, true);
         assert!(e.contains("bti c"), "{e}");
+        // bti c at the entry, none at the continuation.
+        let f = s_function_cont(&[BTI_C], LDUR, 32, false);
+        let e = err(&f, form_s(16, false), true, true);
+        assert!(e.contains("`bti c` at the continuation (+20)"), "{e}");
+        // Without BTI nobody asks for it.
+        assert!(judge_function(&f, form_s(16, false), true, false).is_ok());
         // Another form than the frame class's.
         let e = err(
             &good,

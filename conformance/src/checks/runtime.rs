@@ -55,6 +55,7 @@ const BTI_SRC: &str = include_str!("../../cases/bti.c");
 const FIND_SRC: &str = include_str!("../../cases/splitstack_find.c");
 const GUARD_VALUES_SRC: &str = include_str!("../../cases/guard_values.c");
 const EH_SRC: &str = include_str!("../../cases/eh.cc");
+const UNWIND_PAD_SRC: &str = include_str!("../../cases/unwind_pad.c");
 
 /// `-DGUARD_OFFSET=` with [`crate::abi::GUARD_OFFSET_FROM_TP`] (bytes
 /// from TP; a unit test keeps the two equal), for the cases that read the
@@ -151,6 +152,24 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: UNWIND_SRC,
         flags: &["-O2", "-fexceptions", "-static", "-pthread"],
         expect: "unwind ok\n",
+        cpu: None,
+    },
+    RuntimeCase {
+        id: "runtime/unwind-pad",
+        title: "code that runs from __morestack's landing pad on (a forced unwind's stop function, a signal handler) may take the segment being left: the pad is off it",
+        file: "unwind_pad.c",
+        src: UNWIND_PAD_SRC,
+        flags: &["-O2", "-fexceptions"],
+        expect: "unwind pad ok\n",
+        cpu: None,
+    },
+    RuntimeCase {
+        id: "runtime/unwind-pad-static",
+        title: "the same in a -static program",
+        file: "unwind_pad.c",
+        src: UNWIND_PAD_SRC,
+        flags: &["-O2", "-fexceptions", "-static"],
+        expect: "unwind pad ok\n",
         cpu: None,
     },
     RuntimeCase {
@@ -307,7 +326,7 @@ pub fn judge_run(case: &RuntimeCase, r: &Run) -> Outcome {
 pub fn judge_build_error(case: &RuntimeCase, e: &anyhow::Error) -> Outcome {
     if e.downcast_ref::<crate::probe::NoCxxDriver>().is_some() {
         Outcome::Skip(format!(
-            "{e}: {} is a C++ program (a toolchain built with --c-only cannot run it)",
+            "{e}: {} is a C++ program (this project's toolchain built with --c-only has none)",
             case.file
         ))
     } else {
