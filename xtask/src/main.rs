@@ -14,20 +14,18 @@ mod toolchain;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
 
 use crate::base::cache::Cache;
 use crate::base::hostdeps;
-use crate::base::manifest::{Component, Manifest};
 use crate::base::shell::Ui;
+use crate::cmd::args::BuildArgs;
 use crate::cmd::test as testcmd;
 use crate::env::{docker_lint, exports, rootfs};
 use crate::harness::{gcc_check, glibc_compare, glibc_tests, gold_compare, mutants};
 use crate::report::{bench, review};
-use crate::toolchain::build::BuildOptions;
-use crate::toolchain::sources::SourceChoice;
-use crate::toolchain::{apt, build, patches, sources};
+use crate::toolchain::build;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "AArch64 split-stack toolchain tasks")]
@@ -69,7 +67,7 @@ enum Command {
     },
     /// Run the ABI conformance suite (builds the toolchain when needed).
     /// Exit status: 0 CONFORMANT, 1 NOT CONFORMANT, 2 could not run.
-    Conformance(ConformanceArgs),
+    Conformance(cmd::conformance::ConformanceArgs),
     /// The project's tests: fmt, clippy, toolchain build, cargo test.
     Test(BuildArgs),
     /// Run tests of the patched glibc build under qemu-user (default: the
@@ -158,117 +156,8 @@ enum Command {
     /// Work with the patch series in patches/.
     Patches {
         #[command(subcommand)]
-        cmd: PatchesCmd,
+        cmd: cmd::patches::PatchesCmd,
     },
-}
-
-#[derive(Subcommand)]
-enum PatchesCmd {
-    /// Regenerate patches/<component>/ from the work trees' commits.
-    Export {
-        /// Components to export (default: all).
-        components: Vec<String>,
-    },
-    /// Verify that every series applies to its pristine source.
-    Check,
-    /// Show whether work trees and patches/ agree.
-    Status,
-    /// Drop unexported commits and changes in a work tree.
-    Reset { component: String },
-}
-
-#[derive(Args, Clone, Default)]
-struct BuildArgs {
-    /// Compile the toolchain's own programs at -O2 -g (default -O1 -g0,
-    /// about twice as fast to build; the generated code is the same).
-    #[arg(long)]
-    release: bool,
-    /// Build the C front end only: no C++ front end, no libstdc++ (about
-    /// 7 minutes less from scratch; C++ checks of the conformance suite
-    /// then cannot run and are reported as such).
-    #[arg(long)]
-    c_only: bool,
-    /// Parallel jobs for make (default: number of CPUs).
-    #[arg(long, short = 'j', default_value_t = 0)]
-    jobs: usize,
-    /// Upstream binutils tarball to use instead of Debian's binutils-source.
-    #[arg(long, env = "SPLIT_STACK_BINUTILS_TARBALL", value_name = "PATH")]
-    binutils_tarball: Option<PathBuf>,
-    /// Upstream GCC tarball to use instead of Debian's gcc-16-source.
-    #[arg(long, env = "SPLIT_STACK_GCC_TARBALL", value_name = "PATH")]
-    gcc_tarball: Option<PathBuf>,
-    /// Upstream glibc tarball to use instead of Debian's glibc-source.
-    #[arg(long, env = "SPLIT_STACK_GLIBC_TARBALL", value_name = "PATH")]
-    glibc_tarball: Option<PathBuf>,
-    /// Read the Debian package lists again even if matching packages were
-    /// downloaded before.
-    #[arg(long)]
-    refresh: bool,
-}
-
-impl BuildArgs {
-    fn options(&self) -> BuildOptions {
-        let choice = |t: &Option<PathBuf>| SourceChoice {
-            tarball: t.clone(),
-            refresh: false,
-        };
-        BuildOptions {
-            release: self.release,
-            cxx: !self.c_only,
-            jobs: self.jobs,
-            binutils: choice(&self.binutils_tarball),
-            gcc: choice(&self.gcc_tarball),
-            glibc: choice(&self.glibc_tarball),
-            refresh: self.refresh,
-        }
-    }
-}
-
-#[derive(Args)]
-struct ConformanceArgs {
-    /// Toolchain prefix: a directory with bin/aarch64-linux-gnu-gcc, or the
-    /// path of the gcc driver itself (default: the built toolchain).
-    #[arg(long, value_name = "PREFIX")]
-    toolchain: Option<PathBuf>,
-    /// Sysroot with the glibc to test against (required with --toolchain,
-    /// and only meaningful with it).
-    #[arg(long, value_name = "DIR", requires = "toolchain")]
-    sysroot: Option<PathBuf>,
-    /// Stock glibc sysroots that split-stack programs must be refused by
-    /// (repeatable).
-    #[arg(long = "old-sysroot", value_name = "DIR")]
-    old_sysroots: Vec<PathBuf>,
-    /// Write the report as JSON to this file as well.
-    #[arg(long, value_name = "FILE")]
-    json: Option<PathBuf>,
-    /// Write the report as Markdown (a table per check) to this file as well.
-    #[arg(long, value_name = "FILE")]
-    markdown: Option<PathBuf>,
-    /// Run the programs inside a Debian arm64 root filesystem (chroot,
-    /// binfmt_misc, qemu-user-static; as root), with the distribution's
-    /// glibc as the old glibc and the patched one installed beside it.
-    #[arg(long)]
-    rootfs: bool,
-    /// Debian suite of the --rootfs root filesystem.
-    #[arg(long, default_value = rootfs::DEFAULT_SUITE, requires = "rootfs")]
-    suite: String,
-    /// Instead of judging the toolchain, test the suite: plant faults
-    /// into the (conformant) toolchain's output one at a time and require
-    /// each to be caught by the checks that own its rule
-    /// (conformance/src/selftest.rs).  Exit 0 only if every fault is
-    /// caught and the owning checks pass on the unmodified toolchain.
-    #[arg(long, conflicts_with = "rootfs")]
-    self_test: bool,
-    /// Run the runtime cases with the crossing-stress runtime linked in
-    /// (conformance/src/stress.rs, docs/stress.md): functions cross into a
-    /// new segment at almost every call.
-    #[arg(long, conflicts_with_all = ["rootfs", "self_test"])]
-    stress: bool,
-    /// With --self-test: plant only this fault (repeatable).
-    #[arg(long = "fault", value_name = "NAME", requires = "self_test")]
-    faults: Vec<String>,
-    #[command(flatten)]
-    build: BuildArgs,
 }
 
 /// The repository root (the parent of this crate's directory).
@@ -294,45 +183,17 @@ fn run() -> Result<ExitCode> {
     let repo = repo_root();
     let ui = Ui::new();
     let cache = Cache::from_env()?;
-    let manifest = || manifest_of(&repo);
+    let manifest = || build::load_manifest(&repo);
     match cli.cmd {
         Command::BuildToolchain(a) => {
             let info = build::build_toolchain(&ui, &cache, &repo, &manifest()?, &a.options())?;
             println!("{}", info.prefix.display());
         }
         Command::Env { json } => exports::print(&cache, json)?,
-        Command::StressRuntime { dir, gcc } => {
-            let gcc = match gcc {
-                Some(g) => g,
-                None => crate::toolchain::info::ToolchainInfo::published(&cache)
-                    .context(
-                        "no built toolchain: run `cargo xtask build-toolchain`, or give --gcc",
-                    )?
-                    .prefix
-                    .join("bin/aarch64-linux-gnu-gcc"),
-            };
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            let lib = conformance::stress::write_stress_libgcc(&gcc, &dir)?;
-            println!(
-                "{}\nuse: {} -fsplit-stack -B{}/ prog.c (docs/stress.md)",
-                lib.display(),
-                gcc.display(),
-                dir.display()
-            );
-        }
+        Command::StressRuntime { dir, gcc } => cmd::stress::run(&cache, &dir, gcc)?,
         // Exit status: 0 CONFORMANT, 1 NOT CONFORMANT, 2 the suite could
         // not run (the reason is printed).
-        Command::Conformance(a) => {
-            return Ok(conformance(&ui, &cache, &repo, a).unwrap_or_else(|e| {
-                if e.downcast_ref::<conformance::Interrupted>().is_some() {
-                    eprintln!("conformance: interrupted; no verdict");
-                    return ExitCode::from(130);
-                }
-                eprintln!("error: the conformance suite could not run: {e:#}");
-                ExitCode::from(2)
-            }))
-        }
+        Command::Conformance(a) => return Ok(cmd::conformance::main(&ui, &cache, &repo, a)),
         Command::Test(a) => return testcmd::run(&ui, &repo, &a.options()),
         Command::GlibcCompare {
             subdirs,
@@ -356,7 +217,11 @@ fn run() -> Result<ExitCode> {
         }
         Command::Review { out } => {
             let out = out.unwrap_or_else(|| cache.root().join("review"));
-            let check = patches_check(&ui, &cache, &repo, &manifest()?)?;
+            // Fail before downloading and importing 3 GB of sources.
+            crate::toolchain::info::ToolchainInfo::published(&cache).ok_or_else(|| {
+                anyhow::anyhow!("no toolchain: run `cargo xtask build-toolchain` first")
+            })?;
+            let check = cmd::patches::check_all(&ui, &cache, &repo, &manifest()?)?;
             review::run(&ui, &cache, &repo, &out, &check)?;
         }
         Command::Bench {
@@ -431,221 +296,9 @@ fn run() -> Result<ExitCode> {
             rootfs::install_glibc(&ui, &repo, &info.sysroot, &dest)?;
         }
         Command::DockerLint => docker_lint::run(&ui, &cache, &repo)?,
-        Command::Patches { cmd } => patches_cmd(&ui, &cache, &repo, &manifest()?, cmd)?,
+        Command::Patches { cmd } => cmd::patches::run(&ui, &cache, &repo, &manifest()?, cmd)?,
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Rejects options that cannot apply: build options (`--release`,
-/// `--c-only`, `-j`, `--refresh`) with `--toolchain`, which tests a
-/// toolchain as it is and builds nothing.
-fn check_conformance_args(a: &ConformanceArgs) -> Result<()> {
-    let b = &a.build;
-    if a.toolchain.is_some() && (b.release || b.c_only || b.jobs != 0 || b.refresh) {
-        anyhow::bail!(
-            "--release, --c-only, -j and --refresh build the project's toolchain; with \
-             --toolchain nothing is built: drop them, or drop --toolchain"
-        );
-    }
-    Ok(())
-}
-
-/// Makes Ctrl-C stop the conformance suite cleanly: the running program
-/// is killed, the scratch directory removed, and the command exits 130.
-/// A second Ctrl-C exits at once.
-fn stop_on_ctrl_c() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = ctrlc::set_handler(|| {
-            if conformance::request_stop() {
-                std::process::exit(130);
-            }
-            eprintln!(
-                "interrupted: stopping the running check and removing the scratch directory \
-                 (Ctrl-C again to exit at once)"
-            );
-        });
-    });
-}
-
-fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> Result<ExitCode> {
-    check_conformance_args(&a)?;
-    if a.rootfs {
-        return conformance_rootfs(ui, cache, repo, &a);
-    }
-    let tc = match &a.toolchain {
-        Some(prefix) => {
-            let sysroot = a
-                .sysroot
-                .clone()
-                .context("--toolchain needs --sysroot DIR (the glibc to run programs against)")?;
-            conformance::Toolchain::from_prefix(prefix, &sysroot, &a.old_sysroots)?
-        }
-        None => {
-            let info =
-                build::build_toolchain(ui, cache, repo, &manifest_of(repo)?, &a.build.options())?;
-            info.conformance_toolchain(&a.old_sysroots)?
-        }
-    };
-    stop_on_ctrl_c();
-    if a.self_test {
-        let st = conformance::selftest::run(&tc, &a.faults, &mut |m| {
-            ui.line(format!("self-test: {m}"))
-        })?;
-        print!("{}", st.render());
-        return Ok(if st.passed() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
-    }
-    let report = if a.stress {
-        let dir = tempfile::Builder::new()
-            .prefix("split-stack-stress")
-            .tempdir()?;
-        let stc = conformance::stress::stress_toolchain(&tc, dir.path())?;
-        ui.line(
-            "stress mode: the runtime cases, linked with the crossing-stress runtime (docs/stress.md)",
-        );
-        conformance::run_checks(
-            &stc,
-            &conformance::stress::stress_checks(),
-            &mut ui.conformance_progress(),
-        )?
-    } else {
-        conformance::run_with_progress(&tc, &mut ui.conformance_progress())?
-    };
-    write_report(&report, &a)?;
-    Ok(if report.conformant() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-/// `conformance --rootfs`: the suite inside a Debian arm64 root filesystem.
-fn conformance_rootfs(
-    ui: &Ui,
-    cache: &Cache,
-    repo: &Path,
-    a: &ConformanceArgs,
-) -> Result<ExitCode> {
-    let (prefix, sysroot) = match &a.toolchain {
-        Some(p) => (
-            p.clone(),
-            a.sysroot.clone().context(
-                "--toolchain needs --sysroot DIR (the glibc to install in the root filesystem)",
-            )?,
-        ),
-        None => {
-            let info =
-                build::build_toolchain(ui, cache, repo, &manifest_of(repo)?, &a.build.options())?;
-            (info.prefix, info.sysroot)
-        }
-    };
-    let (report, _launcher, rfs) =
-        rootfs::conformance(ui, cache, repo, &prefix, &sysroot, &a.suite)?;
-    println!(
-        "root filesystem: {} (Debian {} arm64, distribution glibc: libc6 {})",
-        rfs.root.display(),
-        rfs.suite,
-        rfs.libc6
-    );
-    write_report(&report, a)?;
-    Ok(if report.conformant() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-/// The pinned sources (`toolchain.toml`).  Errors: missing or invalid.
-fn manifest_of(repo: &Path) -> Result<Manifest> {
-    Manifest::load(&build::manifest_path(repo))
-}
-
-/// Prints the report and writes the JSON/Markdown files asked for.
-fn write_report(report: &conformance::Report, a: &ConformanceArgs) -> Result<()> {
-    print!("{}", report.render());
-    if let Some(path) = &a.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    if let Some(path) = &a.markdown {
-        std::fs::write(path, report.markdown())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(())
-}
-
-/// `patches check`: applies every series with `git am` to its pristine
-/// source; returns one line per component.  Errors: a patch does not
-/// apply (the message names it), sources cannot be prepared.
-fn patches_check(ui: &Ui, cache: &Cache, repo: &Path, manifest: &Manifest) -> Result<Vec<String>> {
-    let _lock = cache.lock()?;
-    let mut apt = apt::Apt::new(cache.apt(), manifest);
-    let mut out = Vec::new();
-    for c in Component::ALL {
-        let s = sources::prepare(ui, cache, manifest, &mut apt, c, &SourceChoice::default())?;
-        let n = patches::check(ui, &s.tree, repo, c, s.docs_stubbed)?;
-        out.push(format!(
-            "{c}: {n} patch(es) apply to {}",
-            s.origin.describe()
-        ));
-    }
-    Ok(out)
-}
-
-fn patches_cmd(
-    ui: &Ui,
-    cache: &Cache,
-    repo: &Path,
-    manifest: &Manifest,
-    cmd: PatchesCmd,
-) -> Result<()> {
-    let parse_all = |names: &[String]| -> Result<Vec<Component>> {
-        if names.is_empty() {
-            Ok(Component::ALL.to_vec())
-        } else {
-            names.iter().map(|n| Component::parse(n)).collect()
-        }
-    };
-    match cmd {
-        PatchesCmd::Export { components } => {
-            let _lock = cache.lock()?;
-            for c in parse_all(&components)? {
-                let (written, removed) = patches::export(cache, repo, c)?;
-                println!(
-                    "{c}: {} written, {} removed{}",
-                    written.len(),
-                    removed.len(),
-                    written
-                        .iter()
-                        .chain(&removed)
-                        .map(|n| format!("\n  {n}"))
-                        .collect::<String>()
-                );
-            }
-        }
-        PatchesCmd::Status => {
-            for c in Component::ALL {
-                println!("{c}: {}", patches::state(cache, repo, c)?);
-            }
-        }
-        PatchesCmd::Check => {
-            for line in patches_check(ui, cache, repo, manifest)? {
-                println!("{line}");
-            }
-        }
-        PatchesCmd::Reset { component } => {
-            let _lock = cache.lock()?;
-            let c = Component::parse(&component)?;
-            let stubbed = c == Component::Gcc && sources::gcc_docs_stubbed(&cache.src("gcc"));
-            patches::reset(ui, cache, repo, c, stubbed)?;
-            println!("{c}: work tree reset to patches/{c}");
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -684,7 +337,7 @@ mod tests {
             ];
             v.extend_from_slice(extra);
             match Cli::try_parse_from(v).map(|c| c.cmd) {
-                Ok(Command::Conformance(a)) => check_conformance_args(&a),
+                Ok(Command::Conformance(a)) => cmd::conformance::check_conformance_args(&a),
                 _ => panic!("did not parse"),
             }
         };

@@ -923,6 +923,12 @@ fn native_to_cross_layout(tmp: &Path) -> Result<PathBuf> {
 }
 
 /// The path of `toolchain.toml` in the repository.
+/// The pinned sources (`toolchain.toml` of the repository `repo`).
+/// Errors: missing or invalid.
+pub fn load_manifest(repo: &Path) -> Result<Manifest> {
+    Manifest::load(&manifest_path(repo))
+}
+
 pub fn manifest_path(repo: &Path) -> PathBuf {
     repo.join("toolchain.toml")
 }
