@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use crate::base::cache::{write_atomic, Cache, KeyHasher};
 use crate::base::git::{fresh_worktree, rev_parse};
 use crate::base::shell::{Cmd, Ui};
-use crate::harness::glibc_compare::{compare, Comparison, Results};
+use crate::harness::compare::{compare, Comparison, Results};
 
 /// The DejaGnu board: programs run under `qemu-aarch64 -L <sysroot>`, with
 /// GCC's status wrapper reporting the exit code.
@@ -326,7 +326,7 @@ pub fn compare_run(ui: &Ui, cache: &Cache, selections: &[String]) -> Result<Comp
     let p = p.map_err(|_| anyhow::anyhow!("patched test run panicked"))??;
     let (u, p) = (parse_gcc_sum(&u), parse_gcc_sum(&p));
     let c = compare(&u, &p);
-    let md = crate::harness::glibc_compare::report(
+    let md = crate::harness::compare::report(
         &format!(
             "GCC testsuite comparison under qemu-user ({})",
             selections.join(", ")

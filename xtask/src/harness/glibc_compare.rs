@@ -18,10 +18,8 @@ use anyhow::{bail, Context, Result};
 use crate::base::cache::{write_atomic, Cache, KeyHasher};
 use crate::base::git::{fresh_worktree, rev_parse};
 use crate::base::shell::{Cmd, Ui};
+use crate::harness::compare::{compare, passes, report, Comparison, Results};
 use crate::toolchain::build::glibc_configure;
-
-/// Results of one side: test name (`nptl/tst-x`) to result (`PASS`, ...).
-pub type Results = BTreeMap<String, String>;
 
 /// Parses glibc `*.sum` files (`PASS: nptl/tst-x` lines).
 pub fn parse_sum(text: &str) -> Results {
@@ -33,50 +31,6 @@ pub fn parse_sum(text: &str) -> Results {
                 .then(|| (t.trim().to_string(), r.to_string()))
         })
         .collect()
-}
-
-/// The comparison of the two sides.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Comparison {
-    /// Passes unpatched, does not pass patched.
-    pub regressions: Vec<(String, String, String)>,
-    /// Does not pass unpatched, passes patched.
-    pub fixed: Vec<String>,
-    /// Only in the patched run (tests the series adds).
-    pub new: Vec<(String, String)>,
-    /// Not passing (and not UNSUPPORTED) on either side.
-    pub both_fail: Vec<(String, String)>,
-    /// UNSUPPORTED on both sides.
-    pub unsupported: Vec<String>,
-    pub passed_both: usize,
-}
-
-fn passes(r: &str) -> bool {
-    matches!(r, "PASS" | "XFAIL")
-}
-
-/// Compares unpatched and patched results.
-pub fn compare(unpatched: &Results, patched: &Results) -> Comparison {
-    let mut c = Comparison::default();
-    for (t, p) in patched {
-        match unpatched.get(t) {
-            None => c.new.push((t.clone(), p.clone())),
-            Some(u) if passes(u) && !passes(p) => {
-                c.regressions.push((t.clone(), u.clone(), p.clone()))
-            }
-            Some(u) if !passes(u) && passes(p) => c.fixed.push(t.clone()),
-            Some(u) if passes(u) => c.passed_both += 1,
-            Some(u) if u == "UNSUPPORTED" && p == "UNSUPPORTED" => c.unsupported.push(t.clone()),
-            Some(_) => c.both_fail.push((t.clone(), p.clone())),
-        }
-    }
-    for (t, u) in unpatched {
-        if !patched.contains_key(t) && passes(u) {
-            c.regressions
-                .push((t.clone(), u.clone(), "MISSING".to_string()));
-        }
-    }
-    c
 }
 
 /// Makes sure the unpatched glibc (the `base` commit of the glibc work tree)
@@ -183,53 +137,6 @@ fn collect(build: &Path, name: &str, subdirs: &[String], log: &Path) -> Result<R
         all.extend(parse_sum(&text));
     }
     Ok(all)
-}
-
-/// The Markdown report of a comparison `c` of the results `u` (unpatched)
-/// and `p` (patched), headed `title`.
-pub fn report(title: &str, u: &Results, p: &Results, c: &Comparison) -> String {
-    let mut md = format!(
-        "# {title}\n\n\
-         | | unpatched | patched |\n|---|---|---|\n| tests | {} | {} |\n\n\
-         - passing on both sides: {}\n- regressions: {}\n- fixed: {}\n- new tests: {}\n\
-         - failing on both sides: {}\n- unsupported on both sides: {}\n",
-        u.len(),
-        p.len(),
-        c.passed_both,
-        c.regressions.len(),
-        c.fixed.len(),
-        c.new.len(),
-        c.both_fail.len(),
-        c.unsupported.len()
-    );
-    let mut section = |heading: &str, rows: Vec<String>| {
-        if !rows.is_empty() {
-            md.push_str(&format!("\n## {heading}\n\n"));
-            for r in rows {
-                md.push_str(&format!("- {r}\n"));
-            }
-        }
-    };
-    section(
-        "Regressions (pass unpatched, not patched)",
-        c.regressions
-            .iter()
-            .map(|(t, u, p)| format!("{t}: {u} -> {p}"))
-            .collect(),
-    );
-    section(
-        "New tests",
-        c.new.iter().map(|(t, r)| format!("{t}: {r}")).collect(),
-    );
-    section(
-        "Failing on both sides (environment: qemu-user, this host)",
-        c.both_fail
-            .iter()
-            .map(|(t, r)| format!("{t}: {r}"))
-            .collect(),
-    );
-    section("Fixed", c.fixed.clone());
-    md
 }
 
 /// The last non-empty line of each failing test's `.out` file in the

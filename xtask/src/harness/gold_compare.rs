@@ -25,7 +25,7 @@ use anyhow::{bail, Context, Result};
 use crate::base::cache::{write_atomic, Cache, KeyHasher};
 use crate::base::git::{dirty_files, fresh_worktree, git, rev_parse};
 use crate::base::shell::{fmt_duration, Cmd, Ui};
-use crate::harness::glibc_compare::{compare, Comparison, Results};
+use crate::harness::compare::{compare, Comparison, Results};
 
 /// What `make check` in `gold/testsuite` needs built at the top level:
 /// the assembler (`TEST_AS`), the binary utilities (`TEST_READELF`,
@@ -611,7 +611,7 @@ fn render(
     steps: &[Step],
     why: impl Fn(&str, &str) -> String,
 ) -> String {
-    let body = crate::harness::glibc_compare::report(
+    let body = crate::harness::compare::report(
         "gold testsuite comparison (aarch64-linux-gnu cross linker)",
         u,
         p,

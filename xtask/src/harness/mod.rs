@@ -2,6 +2,7 @@
 //! testsuites, patched against unpatched) and mutation testing of the
 //! conformance suite. Imports `toolchain` and `base`.
 
+pub mod compare;
 pub mod gcc_check;
 pub mod glibc_compare;
 pub mod glibc_tests;
