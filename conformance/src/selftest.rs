@@ -621,7 +621,12 @@ fn write_script(path: &Path, text: &str) -> Result<()> {
 
 /// Quotes `s` for a POSIX shell.
 fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+    // Always quoted (`shlex`), so that a Perl program stays one word.
+    match shlex::try_quote(s) {
+        Ok(q) if q.starts_with('\'') || q.starts_with('"') => q.into_owned(),
+        Ok(q) => format!("'{q}'"),
+        Err(_) => format!("'{}'", s.replace('\'', r"'\''")),
+    }
 }
 
 /// The real program `name` the driver uses (`-print-prog-name`).

@@ -169,8 +169,13 @@ fn repo_root() -> PathBuf {
 }
 
 fn main() -> ExitCode {
+    base::shell::install_interrupt_handler();
     match run() {
         Ok(code) => code,
+        Err(e) if e.downcast_ref::<base::shell::Interrupted>().is_some() => {
+            eprintln!("interrupted");
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

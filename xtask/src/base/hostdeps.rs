@@ -91,11 +91,7 @@ pub fn missing(reqs: &[Requirement]) -> Vec<Requirement> {
 
 /// Whether this process runs as root (effective UID 0).
 pub fn is_root() -> bool {
-    Cmd::new("id")
-        .arg("-u")
-        .read()
-        .map(|s| s.trim() == "0")
-        .unwrap_or(false)
+    rustix::process::geteuid().is_root()
 }
 
 /// The install command for `pkgs`, as a user would type it.

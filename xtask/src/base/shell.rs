@@ -4,6 +4,13 @@
 //! log file in the cache and show one progress line (component, step, elapsed
 //! time, log path); a failure prints the last lines of the log and its path.
 //! Short queries ([`Cmd::read`]) capture stdout and report stderr on failure.
+//!
+//! Every child starts in a process group of its own, which this layer
+//! kills as a whole: when the child's timeout ([`Cmd::with_timeout`],
+//! measured here) expires, when the user presses Ctrl-C
+//! ([`install_interrupt_handler`]), and, through the group file a step
+//! may name ([`Cmd::group_file`]), when a build resumes after the xtask
+//! itself was killed ([`kill_recorded_group`]).
 
 use std::ffi::OsString;
 use std::fs::OpenOptions;
@@ -11,7 +18,161 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeSet;
+use std::os::unix::process::CommandExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
 use anyhow::{bail, Context, Result};
+use rustix::process::{kill_process_group, test_kill_process_group, Pid, Signal};
+
+/// The process groups of the children running now (their leaders' pids).
+static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+/// Set by the first Ctrl-C.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Run by a second Ctrl-C before the process exits (for example: undo
+/// the mounts of a root filesystem).
+static ON_FORCED_EXIT: Mutex<Vec<fn()>> = Mutex::new(Vec::new());
+
+/// The command was stopped by Ctrl-C: `main` exits with 130.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Whether Ctrl-C was pressed.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Sends `sig` to every live child group.
+fn signal_live(sig: Signal) {
+    if let Ok(live) = LIVE.lock() {
+        for &g in live.iter() {
+            if let Some(pid) = Pid::from_raw(g) {
+                let _ = kill_process_group(pid, sig);
+            }
+        }
+    }
+}
+
+/// Installs the one Ctrl-C handler of the process.  The first Ctrl-C asks
+/// the running work to stop: the conformance suite finishes the current
+/// program and removes its scratch directory, every child group of this
+/// layer gets SIGTERM, and the command unwinds (undoing what it set up)
+/// and exits 130.  A second Ctrl-C kills the child groups, runs the hooks
+/// of [`on_forced_exit`] and exits 130 at once.
+pub fn install_interrupt_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            if !INTERRUPTED.swap(true, Ordering::SeqCst) {
+                conformance::request_stop();
+                eprintln!(
+                    "interrupted: stopping the running programs and cleaning up (Ctrl-C again \
+                     to exit at once)"
+                );
+                signal_live(Signal::TERM);
+                return;
+            }
+            signal_live(Signal::KILL);
+            if let Ok(hooks) = ON_FORCED_EXIT.lock() {
+                for h in hooks.iter() {
+                    h();
+                }
+            }
+            std::process::exit(130);
+        });
+    });
+}
+
+/// Registers `hook` to run when a second Ctrl-C exits at once.
+pub fn on_forced_exit(hook: fn()) {
+    if let Ok(mut hooks) = ON_FORCED_EXIT.lock() {
+        hooks.push(hook);
+    }
+}
+
+/// Kills the process group whose leader's pid the file `group_file`
+/// holds (see [`Cmd::group_file`]), if it still exists, and waits until
+/// it is gone; removes the file.  Returns whether there was such a group.
+/// This is what an interrupted build leaves behind when only the xtask
+/// itself was killed: make, and everything it started, in their group.
+pub fn kill_recorded_group(group_file: &Path) -> Result<bool> {
+    let Ok(text) = std::fs::read_to_string(group_file) else {
+        return Ok(false);
+    };
+    let pid = text.trim().parse::<i32>().ok().and_then(Pid::from_raw);
+    let _ = std::fs::remove_file(group_file);
+    let Some(pid) = pid else {
+        return Ok(false);
+    };
+    if test_kill_process_group(pid).is_err() {
+        return Ok(false);
+    }
+    for _ in 0..100 {
+        let _ = kill_process_group(pid, Signal::KILL);
+        if test_kill_process_group(pid).is_err() {
+            return Ok(true);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!(
+        "process group {} left by an interrupted build ({}) does not stop; stop it and rerun",
+        pid.as_raw_nonzero(),
+        group_file.display()
+    )
+}
+
+/// A child started by this layer: its handle and its process group.
+struct Child {
+    handle: duct::Handle,
+    group: Option<i32>,
+    group_file: Option<PathBuf>,
+}
+
+impl Child {
+    /// Stops tracking the group (it has ended).
+    fn forget(&self) {
+        if let Some(g) = self.group {
+            if let Ok(mut live) = LIVE.lock() {
+                live.remove(&g);
+            }
+        }
+        if let Some(f) = &self.group_file {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+
+    /// Kills the whole group: SIGTERM, then SIGKILL after `grace`.
+    fn kill_group(&self, grace: Duration) {
+        let Some(pid) = self.group.and_then(Pid::from_raw) else {
+            let _ = self.handle.kill();
+            return;
+        };
+        let _ = kill_process_group(pid, Signal::TERM);
+        let until = Instant::now() + grace;
+        while Instant::now() < until {
+            if self.handle.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = kill_process_group(pid, Signal::KILL);
+    }
+}
+
+/// How a child ended.
+enum Ended {
+    Exited(std::process::Output),
+    TimedOut(Duration),
+}
 
 /// Lines of a failing step's log printed to the terminal.
 pub const TAIL_LINES: usize = 40;
@@ -24,6 +185,8 @@ pub struct Cmd {
     dir: Option<PathBuf>,
     env: Vec<(OsString, OsString)>,
     env_remove: Vec<OsString>,
+    timeout: Option<Duration>,
+    group_file: Option<PathBuf>,
 }
 
 impl Cmd {
@@ -34,25 +197,25 @@ impl Cmd {
             dir: None,
             env: Vec::new(),
             env_remove: Vec::new(),
+            timeout: None,
+            group_file: None,
         }
     }
 
-    /// The same command run under coreutils' `timeout`: killed (SIGTERM,
-    /// then SIGKILL 10 s later) after `secs` seconds, exit status 124.
-    pub fn with_timeout(self, secs: u64) -> Cmd {
-        let mut args = vec![
-            OsString::from("--kill-after=10"),
-            OsString::from(secs.to_string()),
-            self.program,
-        ];
-        args.extend(self.args);
-        Cmd {
-            program: "timeout".into(),
-            args,
-            dir: self.dir,
-            env: self.env,
-            env_remove: self.env_remove,
-        }
+    /// Kills the command's process group (SIGTERM, then SIGKILL 10 s
+    /// later) when it has run `secs` seconds; that is an error naming the
+    /// timeout.
+    pub fn with_timeout(mut self, secs: u64) -> Cmd {
+        self.timeout = Some(Duration::from_secs(secs));
+        self
+    }
+
+    /// While the command runs, the file `path` holds the pid of its
+    /// process group's leader, so that a later run can stop what a killed
+    /// xtask left behind ([`kill_recorded_group`]); removed when it ends.
+    pub fn group_file(mut self, path: impl Into<PathBuf>) -> Cmd {
+        self.group_file = Some(path.into());
+        self
     }
 
     pub fn arg(mut self, a: impl Into<OsString>) -> Cmd {
@@ -113,6 +276,76 @@ impl Cmd {
         e
     }
 
+    /// Starts `e` in a process group of its own and tracks the group.
+    fn start(&self, e: duct::Expression) -> Result<Child> {
+        if interrupted() {
+            return Err(Interrupted.into());
+        }
+        let handle = e
+            .before_spawn(|c| {
+                c.process_group(0);
+                Ok(())
+            })
+            .unchecked()
+            .start()
+            .map_err(|e| self.spawn_error(e))?;
+        let group = handle.pids().first().map(|&p| p as i32);
+        if let Some(g) = group {
+            if let Ok(mut live) = LIVE.lock() {
+                live.insert(g);
+            }
+            if let Some(f) = &self.group_file {
+                std::fs::write(f, format!("{g}\n"))
+                    .with_context(|| format!("cannot write {}", f.display()))?;
+            }
+        }
+        Ok(Child {
+            handle,
+            group,
+            group_file: self.group_file.clone(),
+        })
+    }
+
+    /// Waits for `child`, calling `tick` every 200 ms; kills its group on
+    /// the timeout or on Ctrl-C (then the error is [`Interrupted`]).
+    fn wait(&self, child: Child, mut tick: impl FnMut()) -> Result<Ended> {
+        let start = Instant::now();
+        let r = loop {
+            match child.handle.try_wait() {
+                Ok(Some(out)) => break Ok(Ended::Exited(out.clone())),
+                Ok(None) => {}
+                Err(e) => break Err(anyhow::Error::new(e)),
+            }
+            if interrupted() {
+                child.kill_group(Duration::from_secs(2));
+                let _ = child.handle.wait();
+                break Err(Interrupted.into());
+            }
+            if let Some(t) = self.timeout.filter(|t| start.elapsed() >= *t) {
+                child.kill_group(Duration::from_secs(10));
+                let _ = child.handle.wait();
+                break Ok(Ended::TimedOut(t));
+            }
+            tick();
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        child.forget();
+        r
+    }
+
+    /// Runs `e` to its end with stdout and stderr captured.
+    fn capture(&self, e: duct::Expression) -> Result<std::process::Output> {
+        let child = self.start(e.stdout_capture().stderr_capture())?;
+        match self.wait(child, || {})? {
+            Ended::Exited(out) => Ok(out),
+            Ended::TimedOut(t) => bail!(
+                "`{}` did not finish in {} s: its process group was killed",
+                self.display(),
+                t.as_secs()
+            ),
+        }
+    }
+
     fn spawn_error(&self, e: std::io::Error) -> anyhow::Error {
         if e.kind() == std::io::ErrorKind::NotFound {
             anyhow::anyhow!(
@@ -142,12 +375,7 @@ impl Cmd {
     }
 
     fn read_expr(&self, e: duct::Expression) -> Result<String> {
-        let out = e
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .map_err(|e| self.spawn_error(e))?;
+        let out = self.capture(e)?;
         if !out.status.success() {
             bail!(
                 "`{}` failed ({}):\n{}",
@@ -162,13 +390,7 @@ impl Cmd {
     /// Runs the command and returns its exit success, stdout and stderr
     /// without treating failure as an error.
     pub fn output(&self) -> Result<(bool, String, String)> {
-        let out = self
-            .expr()
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .map_err(|e| self.spawn_error(e))?;
+        let out = self.capture(self.expr())?;
         Ok((
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -180,6 +402,28 @@ impl Cmd {
     /// live progress line labelled `label` while it runs.  On failure the
     /// last [`TAIL_LINES`] lines of the log and the log's path are printed.
     pub fn run_logged(&self, ui: &Ui, label: &str, log: &Path) -> Result<()> {
+        self.run_logged_inner(ui, label, log, true).map(|_| ())
+    }
+
+    /// Like [`Cmd::run_logged`], but a non-zero exit is not an error: its
+    /// status is returned (and written to the log).  Errors: the command
+    /// cannot start, times out, or is interrupted.
+    pub fn run_logged_status(
+        &self,
+        ui: &Ui,
+        label: &str,
+        log: &Path,
+    ) -> Result<std::process::ExitStatus> {
+        self.run_logged_inner(ui, label, log, false)
+    }
+
+    fn run_logged_inner(
+        &self,
+        ui: &Ui,
+        label: &str,
+        log: &Path,
+        fail_on_status: bool,
+    ) -> Result<std::process::ExitStatus> {
         if let Some(parent) = log.parent() {
             std::fs::create_dir_all(parent)?;
         }
@@ -197,25 +441,37 @@ impl Cmd {
                 .unwrap_or_else(|| Path::new("."))
                 .display()
         )?;
-        let handle = self
-            .expr()
-            // duct applies the outer redirection first: join stderr to
-            // stdout, then point stdout at the log, so both reach the log.
-            .stderr_to_stdout()
-            .stdout_file(f.try_clone()?)
-            .stdin_null()
-            .unchecked()
-            .start()
-            .map_err(|e| self.spawn_error(e))?;
+        let child = self.start(
+            self.expr()
+                // duct applies the outer redirection first: join stderr to
+                // stdout, then point stdout at the log, so both reach the log.
+                .stderr_to_stdout()
+                .stdout_file(f.try_clone()?)
+                .stdin_null(),
+        )?;
         let mut progress = ui.progress(label, log);
-        let status = loop {
-            if let Some(out) = handle.try_wait()? {
-                break out.status;
+        let ended = self.wait(child, || progress.tick());
+        let status = match ended {
+            Ok(Ended::Exited(out)) => out.status,
+            Ok(Ended::TimedOut(t)) => {
+                progress.finish(false);
+                bail!(
+                    "{label} did not finish in {} s: its process group was killed; log: {}",
+                    t.as_secs(),
+                    log.display()
+                );
             }
-            progress.tick();
-            std::thread::sleep(Duration::from_millis(200));
+            Err(e) => {
+                progress.finish(false);
+                return Err(e);
+            }
         };
-        let elapsed = progress.finish(status.success());
+        let elapsed = progress.finish(status.success() || !fail_on_status);
+        if !fail_on_status {
+            let mut f = OpenOptions::new().append(true).open(log)?;
+            writeln!(f, "xtask: {} exited with {status}", self.display())?;
+            return Ok(status);
+        }
         if !status.success() {
             let tail = tail_lines(log, TAIL_LINES);
             eprintln!("---- last {TAIL_LINES} lines of {} ----", log.display());
@@ -227,8 +483,27 @@ impl Cmd {
                 log.display()
             );
         }
-        Ok(())
+        Ok(status)
     }
+}
+
+/// The current UTC time as `YYYY-MM-DD HH:MM UTC`, for reports.
+pub fn utc_now() -> String {
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::now_utc()
+        .format(f)
+        .unwrap_or_else(|_| "unknown time".into())
+}
+
+/// `uname -srm` (kernel name, release, machine), from `uname(2)`.
+pub fn uname_srm() -> String {
+    let u = rustix::system::uname();
+    format!(
+        "{} {} {}",
+        u.sysname().to_string_lossy(),
+        u.release().to_string_lossy(),
+        u.machine().to_string_lossy()
+    )
 }
 
 /// The last `n` lines of a text file (lossy UTF-8); empty if unreadable.
@@ -366,6 +641,65 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_and_machine_read_like_date_and_uname() {
+        let t = utc_now();
+        assert!(
+            t.ends_with(" UTC") && t.len() == "2026-12-07 14:00 UTC".len(),
+            "{t}"
+        );
+        assert!(uname_srm().starts_with("Linux "), "{}", uname_srm());
+    }
+
+    #[test]
+    fn a_timeout_kills_the_whole_group() {
+        let d = tempfile::tempdir().unwrap();
+        let pidfile = d.path().join("pid");
+        let cmd = Cmd::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > {}; sleep 600 & sleep 600",
+                pidfile.display()
+            ))
+            .with_timeout(1);
+        let t = Instant::now();
+        let e = cmd.output().unwrap_err().to_string();
+        assert!(e.contains("did not finish in 1 s"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(10));
+        let leader: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // The background sleep was in the group too: nothing is left
+        // (once its parent, init, has reaped it).
+        let group = Pid::from_raw(leader).unwrap();
+        let gone = (0..50).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            test_kill_process_group(group).is_err()
+        });
+        assert!(gone, "process group {leader} still exists");
+        assert!(!LIVE.lock().unwrap().contains(&leader));
+    }
+
+    #[test]
+    fn a_group_file_names_the_running_group() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("group");
+        let out = Cmd::new("sh")
+            .args([
+                "-c",
+                "sleep 0.5; cat \"$0\"; echo $$",
+                &f.display().to_string(),
+            ])
+            .group_file(&f)
+            .read()
+            .unwrap();
+        let mut lines = out.lines();
+        assert_eq!(lines.next(), lines.next(), "the file held the shell's pid");
+        assert!(!f.exists(), "removed when the command ended");
+    }
 
     #[test]
     fn durations_format_compactly() {

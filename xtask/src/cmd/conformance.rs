@@ -76,24 +76,9 @@ pub fn check_conformance_args(a: &ConformanceArgs) -> Result<()> {
     Ok(())
 }
 
-/// Makes Ctrl-C stop the conformance suite cleanly: the running program
-/// is killed, the scratch directory removed, and the command exits 130.
-/// A second Ctrl-C exits at once.
-pub fn stop_on_ctrl_c() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = ctrlc::set_handler(|| {
-            if conformance::request_stop() {
-                std::process::exit(130);
-            }
-            eprintln!(
-                "interrupted: stopping the running check and removing the scratch directory \
-                 (Ctrl-C again to exit at once)"
-            );
-        });
-    });
-}
-
+/// Runs the suite (or its self-test or stress mode) on the toolchain that
+/// `a` names, or on the built one; returns the exit code of the verdict.
+/// Errors mean the suite could not run.
 pub fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> Result<ExitCode> {
     check_conformance_args(&a)?;
     if a.rootfs {
@@ -118,7 +103,6 @@ pub fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> R
             info.conformance_toolchain(&a.old_sysroots)?
         }
     };
-    stop_on_ctrl_c();
     if a.self_test {
         let st = conformance::selftest::run(&tc, &a.faults, &mut |m| {
             ui.line(format!("self-test: {m}"))
@@ -213,7 +197,10 @@ pub fn write_report(report: &conformance::Report, a: &ConformanceArgs) -> Result
 /// interruption into 130 (after the message).
 pub fn main(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> ExitCode {
     conformance(ui, cache, repo, a).unwrap_or_else(|e| {
-        if e.downcast_ref::<conformance::Interrupted>().is_some() {
+        if e.downcast_ref::<conformance::Interrupted>().is_some()
+            || e.downcast_ref::<crate::base::shell::Interrupted>()
+                .is_some()
+        {
             eprintln!("conformance: interrupted; no verdict");
             return ExitCode::from(130);
         }

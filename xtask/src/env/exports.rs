@@ -37,14 +37,11 @@ pub fn print(cache: &Cache, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `s` quoted for a POSIX shell (`shlex`), unchanged when it needs no
+/// quoting.  A string with a NUL byte cannot be quoted: it is shown as is
+/// (paths never hold one).
 fn shell_quote(s: &str) -> String {
-    if s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:=".contains(&b))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
+    shlex::try_quote(s).map_or_else(|_| s.to_string(), |q| q.into_owned())
 }
 
 #[cfg(test)]
@@ -52,7 +49,10 @@ mod tests {
     #[test]
     fn quoting_is_only_added_when_needed() {
         assert_eq!(super::shell_quote("/a/b-c"), "/a/b-c");
-        assert_eq!(super::shell_quote("/a b"), "'/a b'");
-        assert_eq!(super::shell_quote("it's"), "'it'\\''s'");
+        for s in ["/a b", "it's", "$HOME", "a\"b"] {
+            let q = super::shell_quote(s);
+            assert_ne!(q, s);
+            assert_eq!(shlex::split(&q), Some(vec![s.to_string()]), "{q}");
+        }
     }
 }

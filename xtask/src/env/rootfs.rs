@@ -126,27 +126,13 @@ impl Drop for HostSetup {
     }
 }
 
-/// True while the conformance suite runs inside the root filesystem.
-static RUNNING_SUITE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
+/// Makes a second Ctrl-C (which exits at once, see
+/// `base::shell::install_interrupt_handler`) undo the mounts and the
+/// binfmt_misc registration first; after the first one the command
+/// unwinds and [`HostSetup`]'s `Drop` undoes them.
 fn install_signal_handler() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = ctrlc::set_handler(|| {
-            // While the suite runs, the first Ctrl-C stops it cleanly (the
-            // running program killed, the scratch directory removed); the
-            // mounts are then undone as the command unwinds.
-            if RUNNING_SUITE.load(std::sync::atomic::Ordering::SeqCst)
-                && !conformance::request_stop()
-            {
-                eprintln!("interrupted: stopping the running check");
-                return;
-            }
-            eprintln!("interrupted: removing the mounts and binfmt_misc registration made");
-            undo_all();
-            std::process::exit(130);
-        });
-    });
+    ONCE.call_once(|| crate::base::shell::on_forced_exit(undo_all));
 }
 
 fn mount(args: &[&str], target: &Path) -> Result<()> {
@@ -495,9 +481,7 @@ pub fn conformance(
     mount_chroot(ui, &rootfs.root)?;
     let tc = conformance::Toolchain::in_rootfs(gcc_prefix, &rootfs.root, Path::new(GLIBC_PREFIX))?;
     let launcher = launcher_check(&tc.gcc, &rootfs.root)?;
-    RUNNING_SUITE.store(true, std::sync::atomic::Ordering::SeqCst);
     let report = conformance::run_with_progress(&tc, &mut ui.conformance_progress());
-    RUNNING_SUITE.store(false, std::sync::atomic::Ordering::SeqCst);
     let mut report = report?;
     // The launcher check belongs to the report: --json and --markdown
     // carry it, and the verdict counts it.

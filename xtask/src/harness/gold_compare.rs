@@ -221,6 +221,21 @@ fn timed(ui: &Ui, steps: &mut Vec<Step>, cmd: Cmd, label: &str, log: &Path) -> R
     r
 }
 
+/// [`timed`] for `make -k check`: failing tests make make fail, and the
+/// results are in the `.trs` files, so make's exit status is only logged;
+/// a timeout (the process group killed) is an error.
+fn timed_check(ui: &Ui, steps: &mut Vec<Step>, cmd: Cmd, label: &str, log: &Path) -> Result<()> {
+    let t = Instant::now();
+    let r = cmd.run_logged_status(ui, label, log).map(|_| ());
+    steps.push(Step {
+        what: label.to_string(),
+        took: t.elapsed(),
+        log: log.to_path_buf(),
+        cached: false,
+    });
+    r
+}
+
 /// Errors naming the fix if `build` lacks a program gold's testsuite runs.
 fn check_tools(build: &Path, fix: &str) -> Result<()> {
     if !build.join("gold/testsuite/Makefile").is_file() {
@@ -385,25 +400,16 @@ fn run_side(
     // Failing tests make `make check` fail: the results are in the .trs
     // files, so make's exit status is only logged (a timeout is an error).
     let make = |target: &str| {
-        crate::toolchain::build::host_env(
-            cache,
-            cflags,
-            Cmd::new("sh").args([
-                "-c",
-                "timeout --kill-after=10 \"$0\" make \"$@\"; s=$?; \
-                 echo \"xtask: make exited with status $s\"; \
-                 [ $s -ne 124 ] && [ $s -ne 137 ]",
-            ]),
-        )
-        .arg(CHECK_TIMEOUT.to_string())
-        .arg("-k")
-        .arg(format!("-j{}", jobs()))
-        .arg("MAKEINFO=true")
-        .args(CHECK_COMPILERS)
-        .arg(target)
-        .dir(&dir)
+        crate::toolchain::build::host_env(cache, cflags, Cmd::new("make"))
+            .with_timeout(CHECK_TIMEOUT)
+            .arg("-k")
+            .arg(format!("-j{}", jobs()))
+            .arg("MAKEINFO=true")
+            .args(CHECK_COMPILERS)
+            .arg(target)
+            .dir(&dir)
     };
-    timed(
+    timed_check(
         ui,
         steps,
         make("check"),
@@ -420,7 +426,7 @@ fn run_side(
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
-        timed(
+        timed_check(
             ui,
             steps,
             make("check-TESTS"),
@@ -515,10 +521,11 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path) -> Result<Comparison> {
             dirty,
             cflags,
             jobs: jobs(),
-            date: Cmd::new("date")
-                .args(["-u", "+%Y-%m-%d"])
-                .read()
-                .unwrap_or_default(),
+            date: crate::base::shell::utc_now()
+                .split(' ')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
             cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
             total: started.elapsed(),
         },

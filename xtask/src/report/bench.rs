@@ -655,7 +655,7 @@ fn toolchain_times(ui: &Ui, cache: &Cache, rows: &mut Vec<Row>) -> Result<()> {
 }
 
 fn machine() -> String {
-    let uname = Cmd::new("uname").arg("-srm").read().unwrap_or_default();
+    let uname = crate::base::shell::uname_srm();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| {

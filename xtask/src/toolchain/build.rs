@@ -384,9 +384,7 @@ pub fn build_toolchain(
         serde_json::to_string_pretty(&info)?.as_bytes(),
     )?;
     if from_scratch {
-        let date = Cmd::new("date")
-            .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-            .read()?;
+        let date = crate::base::shell::utc_now();
         let record = serde_json::json!({ "date": date, "timings": info.timings });
         write_atomic(
             &from_scratch_file(cache),
@@ -461,11 +459,10 @@ impl Autotools<'_> {
             }
             std::fs::create_dir_all(&build)?;
             let _ = std::fs::remove_file(&log);
-            self.configure.dir(&build).run_logged(
-                ui,
-                &format!("{}: configure", self.name),
-                &log,
-            )?;
+            self.configure
+                .dir(&build)
+                .group_file(build.join(GROUP_FILE))
+                .run_logged(ui, &format!("{}: configure", self.name), &log)?;
             cache.mark_done(&conf_step, &self.configure_key, serde_json::Value::Null)?;
         }
         before_make(&build, fresh)?;
@@ -473,10 +470,9 @@ impl Autotools<'_> {
         if marker.exists() {
             // A killed xtask can leave its make (or make's compilers)
             // running in the tree; stop them before touching anything.
-            let k = kill_stragglers(&build)?;
-            if k > 0 {
+            if kill_stragglers(&build)? {
                 ui.line(format!(
-                    "{}: stopped {k} process(es) left running in {} by the interrupted build",
+                    "{}: stopped the processes left running in {} by the interrupted build",
                     self.name,
                     build.display()
                 ));
@@ -492,7 +488,7 @@ impl Autotools<'_> {
             .host_env(Cmd::new("make"))
             .arg(format!("-j{}", ctx.opts.jobs()))
             .args(&self.make_args)
-            .env(STEP_ENV, &build)
+            .group_file(build.join(GROUP_FILE))
             .dir(&build);
         let r = make.run_logged(ui, &format!("{}: make", self.name), &log);
         if r.is_err() {
@@ -539,50 +535,15 @@ fn sync_tree(ui: &Ui, from: &Path, to: &Path, log: &Path, name: &str) -> Result<
         )
 }
 
-/// Environment variable set on every build command: its value is the build
-/// tree, so processes left behind by a killed xtask can be found again.
-pub const STEP_ENV: &str = "SPLIT_STACK_XTASK_TREE";
+/// The file in a build tree that holds the process group of the step
+/// running there (see `base::shell::Cmd::group_file`).
+pub const GROUP_FILE: &str = ".xtask-group";
 
-/// Kills every process that belongs to a build in `dir`: processes that
-/// carry [`STEP_ENV`]`=dir` in their environment (make and everything it
-/// started) or whose working directory is inside `dir`.  This is what an
-/// interrupted build leaves behind when only the xtask itself was killed.
-/// Waits until they are gone; returns how many there were.
-pub fn kill_stragglers(dir: &Path) -> Result<usize> {
-    let tag = format!("{STEP_ENV}={}", dir.display()).into_bytes();
-    let find = || -> Vec<u32> {
-        let me = std::process::id();
-        std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|&pid| pid != me)
-            .filter(|pid| {
-                let in_dir = std::fs::read_link(format!("/proc/{pid}/cwd"))
-                    .is_ok_and(|cwd| cwd.starts_with(dir));
-                in_dir
-                    || std::fs::read(format!("/proc/{pid}/environ"))
-                        .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == &tag[..]))
-            })
-            .collect()
-    };
-    let first = find();
-    for _ in 0..50 {
-        let pids = find();
-        if pids.is_empty() {
-            return Ok(first.len());
-        }
-        let _ = Cmd::new("kill")
-            .arg("-KILL")
-            .args(pids.iter().map(|p| p.to_string()))
-            .output();
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bail!(
-        "processes left by an interrupted build keep running in {}; stop them and rerun",
-        dir.display()
-    )
+/// Stops what a killed xtask left running in the build tree `dir` (make
+/// and everything it started, in their process group; see
+/// `base::shell::kill_recorded_group`).  Returns whether anything was.
+pub fn kill_stragglers(dir: &Path) -> Result<bool> {
+    crate::base::shell::kill_recorded_group(&dir.join(GROUP_FILE))
 }
 
 /// After an interrupted `make` (the process was killed, so make could not
@@ -972,41 +933,36 @@ mod tests {
 
     #[test]
     fn stragglers_in_a_build_tree_are_killed() {
+        use std::os::unix::process::CommandExt;
         let d = tempfile::tempdir().unwrap();
-        let mut in_dir = std::process::Command::new("sleep")
+        // What a killed xtask leaves: make and a job of its, in their own
+        // process group, orphaned (init reaps them once killed), recorded
+        // in the tree's group file.  The group's first process (its id)
+        // exits at once, leaving the other two.
+        let first = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "(sleep 600 & exec sleep 600) >/dev/null 2>&1 & echo $$",
+            ])
+            .process_group(0)
+            .output()
+            .unwrap();
+        let pgid = String::from_utf8(first.stdout).unwrap().trim().to_string();
+        std::fs::write(d.path().join(GROUP_FILE), format!("{pgid}\n")).unwrap();
+        let group = rustix::process::Pid::from_raw(pgid.parse().unwrap()).unwrap();
+        assert!(rustix::process::test_kill_process_group(group).is_ok());
+        let mut bystander = std::process::Command::new("sleep")
             .arg("600")
             .current_dir(d.path())
             .spawn()
             .unwrap();
-        // A process elsewhere that carries the build's tag, as `make -C
-        // <srcdir>` does.
-        let mut tagged = std::process::Command::new("sleep")
-            .arg("600")
-            .env(STEP_ENV, d.path())
-            .spawn()
-            .unwrap();
-        let mut bystander = std::process::Command::new("sleep")
-            .arg("600")
-            .spawn()
-            .unwrap();
-        // Until a child has exec'd `sleep`, /proc shows the parent's cwd
-        // and environment: wait for that, or the count races (seen in CI).
-        for pid in [in_dir.id(), tagged.id()] {
-            let exe = format!("/proc/{pid}/exe");
-            for _ in 0..500 {
-                if std::fs::read_link(&exe).is_ok_and(|e| e.ends_with("sleep")) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-        assert_eq!(kill_stragglers(d.path()).unwrap(), 2);
-        assert!(!in_dir.wait().unwrap().success());
-        assert!(!tagged.wait().unwrap().success());
-        assert!(bystander.try_wait().unwrap().is_none());
+        assert!(kill_stragglers(d.path()).unwrap());
+        assert!(rustix::process::test_kill_process_group(group).is_err());
+        assert!(bystander.try_wait().unwrap().is_none(), "not in the group");
         bystander.kill().unwrap();
         bystander.wait().unwrap();
-        assert_eq!(kill_stragglers(d.path()).unwrap(), 0);
+        assert!(!d.path().join(GROUP_FILE).exists());
+        assert!(!kill_stragglers(d.path()).unwrap());
     }
 
     #[test]
