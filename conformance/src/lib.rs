@@ -15,6 +15,7 @@ use serde::Serialize;
 pub mod abi;
 pub mod checks;
 pub mod elf;
+pub mod markdown;
 mod probe;
 pub mod prologue;
 pub mod selftest;
@@ -320,12 +321,6 @@ impl Report {
     /// summary: the verdict, the toolchain, and one table row per check
     /// (multi-line details are joined with `<br>`, `|` is escaped).
     pub fn markdown(&self) -> String {
-        let cell = |t: &str| {
-            t.replace('|', "\\|")
-                .lines()
-                .collect::<Vec<_>>()
-                .join("<br>")
-        };
         let (p, f, k) = self.counts();
         let mut s = format!(
             "## AArch64 split-stack ABI conformance\n\n**{}** ({p} passed, {f} failed, {k} skipped; the ABI is `docs/abi.md`)\n\n",
@@ -349,16 +344,17 @@ impl Report {
             "- compiled: {}\n",
             self.toolchain.compile_with.describe()
         ));
-        s.push_str("\n| check | result | what | detail |\n|---|---|---|---|\n");
+        let mut t = markdown::Table::new(&["check", "result", "what", "detail"]);
         for r in &self.results {
-            s.push_str(&format!(
-                "| `{}` | {} | {} | {} |\n",
-                r.id,
+            t.row(&[
+                format!("`{}`", r.id).as_str(),
                 r.outcome.label(),
-                cell(&r.title),
-                cell(r.outcome.reason())
-            ));
+                &r.title,
+                r.outcome.reason(),
+            ]);
         }
+        s.push('\n');
+        s.push_str(&t.render());
         s
     }
 }

@@ -70,14 +70,18 @@ pub fn compare(unpatched: &Results, patched: &Results) -> Comparison {
 /// The Markdown report of a comparison `c` of the results `u` (unpatched)
 /// and `p` (patched), headed `title`.
 pub fn report(title: &str, u: &Results, p: &Results, c: &Comparison) -> String {
+    let mut sides = conformance::markdown::Table::new(&["", "unpatched", "patched"]);
+    sides.row(&[
+        "tests".to_string(),
+        u.len().to_string(),
+        p.len().to_string(),
+    ]);
     let mut md = format!(
-        "# {title}\n\n\
-         | | unpatched | patched |\n|---|---|---|\n| tests | {} | {} |\n\n\
+        "# {title}\n\n{}\n\
          - passing on both sides: {}\n- regressions: {}\n- fixed: {}\n- new tests: {}\n\
          - failing on both sides: {}\n- unsupported on both sides: {}\n\
          - only in the unpatched run, not passing there: {}\n",
-        u.len(),
-        p.len(),
+        sides.render(),
         c.passed_both,
         c.regressions.len(),
         c.fixed.len(),

@@ -312,16 +312,12 @@ pub fn run(
     }
     let reasons = failure_reasons(&patched, &c.both_fail);
     if !reasons.is_empty() {
-        md.push_str(
-            "\n## Why they fail (last line of the patched test's `.out`)\n\n\
-             | test | last line |\n|---|---|\n",
-        );
-        for (t, r) in &reasons {
-            md.push_str(&format!(
-                "| {t} | `{}` |\n",
-                r.replace('|', "\\|").replace('`', "'")
-            ));
+        md.push_str("\n## Why they fail (last line of the patched test's `.out`)\n\n");
+        let mut t = conformance::markdown::Table::new(&["test", "last line"]);
+        for (test, r) in &reasons {
+            t.row(&[test.clone(), format!("`{}`", r.replace('`', "'"))]);
         }
+        md.push_str(&t.render());
     }
     md.push_str(&format!(
         "\nMethod: `cargo xtask glibc-compare {}`: glibc's `make -k check` in the patched \

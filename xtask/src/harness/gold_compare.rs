@@ -681,34 +681,41 @@ fn render(
         .filter(|(_, r)| !matches!(r.as_str(), "PASS" | "XFAIL" | "UNSUPPORTED"))
         .collect();
     if !not_passing.is_empty() {
-        md.push_str(
-            "\n## Why they do not pass (patched side: last line of the test's `.log`)\n\n\
-             | test | result | why |\n|---|---|---|\n",
-        );
+        md.push_str("\n## Why they do not pass (patched side: last line of the test's `.log`)\n\n");
+        let mut table = conformance::markdown::Table::new(&["test", "result", "why"]);
         for (t, r) in not_passing {
-            md.push_str(&format!(
-                "| {t} | {r} | `{}` |\n",
-                why(t, r).replace('|', "\\|").replace('`', "'")
-            ));
+            table.row(&[
+                t.clone(),
+                r.clone(),
+                format!("`{}`", why(t, r).replace('`', "'")),
+            ]);
         }
+        md.push_str(&table.render());
     }
-    md.push_str("\n## Steps\n\n| step | wall time | log |\n|---|---|---|\n");
+    md.push_str("\n## Steps\n\n");
+    let mut table = conformance::markdown::Table::new(&["step", "wall time", "log"]);
     for s in steps {
-        md.push_str(&format!(
-            "| {} | {}{} | `{}` |\n",
-            s.what.trim_start_matches("gold-compare: "),
-            fmt_duration(s.took),
-            if s.cached {
-                " (cached: the run that built it)"
-            } else {
-                ""
-            },
-            s.log.file_name().map_or_else(
-                || s.log.display().to_string(),
-                |n| format!("<cache>/logs/{}", n.to_string_lossy())
-            )
-        ));
+        table.row(&[
+            s.what.trim_start_matches("gold-compare: ").to_string(),
+            format!(
+                "{}{}",
+                fmt_duration(s.took),
+                if s.cached {
+                    " (cached: the run that built it)"
+                } else {
+                    ""
+                }
+            ),
+            format!(
+                "`{}`",
+                s.log.file_name().map_or_else(
+                    || s.log.display().to_string(),
+                    |n| format!("<cache>/logs/{}", n.to_string_lossy())
+                )
+            ),
+        ]);
     }
+    md.push_str(&table.render());
     if steps.iter().any(|s| s.cached)
         || steps.iter().all(|s| !s.what.contains("unpatched binutils"))
     {

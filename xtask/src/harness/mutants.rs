@@ -185,19 +185,30 @@ pub fn read_summary(out: &Path) -> Result<Summary> {
 /// The Markdown report.
 pub fn markdown(s: &Summary, repo: &Path, command: &str, minutes: f64) -> String {
     let viable = s.caught.len() + s.missed.len() + s.timeout.len();
+    let mut counts = conformance::markdown::Table::new(&["", "mutants"]);
+    counts
+        .row(&["caught".to_string(), s.caught.len().to_string()])
+        .row(&["missed".to_string(), s.missed.len().to_string()])
+        .row(&["timeout".to_string(), s.timeout.len().to_string()])
+        .row(&[
+            "unviable (do not compile)".to_string(),
+            s.unviable.len().to_string(),
+        ])
+        .row(&[
+            "**caught of viable** (timeouts count as caught: the tests hung)".to_string(),
+            format!(
+                "**{:.1}%** ({} of {viable}; required: {REQUIRED_PERCENT}%)",
+                s.percent(),
+                s.caught.len() + s.timeout.len()
+            ),
+        ]);
     let mut md = format!(
         "# Mutation testing of the conformance suite's judging code\n\n\
          Produced by `{command}` ({minutes:.0} min on 2 cores): `cargo-mutants` mutates every \
          `judge_*` function and the decoders they use (`xtask/src/mutants.rs`, \
          `JUDGING_FUNCTIONS`), one mutation at a time, and runs the crate's unit tests \
-         (`cargo test -p conformance --lib`).\n\n\
-         | | mutants |\n|---|---|\n| caught | {} |\n| missed | {} |\n| timeout | {} |\n| unviable (do not compile) | {} |\n| **caught of viable** (timeouts count as caught: the tests hung) | **{:.1}%** ({} of {viable}; required: {REQUIRED_PERCENT}%) |\n\n",
-        s.caught.len(),
-        s.missed.len(),
-        s.timeout.len(),
-        s.unviable.len(),
-        s.percent(),
-        s.caught.len() + s.timeout.len(),
+         (`cargo test -p conformance --lib`).\n\n{}\n",
+        counts.render()
     );
     md.push_str("## Missed mutants and why each is equivalent\n\n");
     if s.missed.is_empty() {

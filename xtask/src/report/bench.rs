@@ -696,22 +696,19 @@ fn fmt_val(v: Option<f64>) -> String {
 impl Table {
     /// The table as Markdown.
     pub fn markdown(&self) -> String {
-        let mut s = format!(
-            "Measured on: {}\n\n| # | what | AArch64 | x86_64 | unit | how |\n|---|---|---|---|---|---|\n",
-            self.machine
-        );
+        let mut t =
+            conformance::markdown::Table::new(&["#", "what", "AArch64", "x86_64", "unit", "how"]);
         for r in &self.rows {
-            s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} |\n",
-                r.figure,
-                r.item,
+            t.row(&[
+                r.figure.to_string(),
+                r.item.clone(),
                 fmt_val(r.aarch64),
                 fmt_val(r.x86_64),
-                r.unit,
-                r.method
-            ));
+                r.unit.clone(),
+                r.method.clone(),
+            ]);
         }
-        s
+        format!("Measured on: {}\n\n{}", self.machine, t.render())
     }
 
     /// The table for the terminal.
