@@ -487,6 +487,12 @@ impl Cmd {
     }
 }
 
+/// Parallel jobs when none are asked for: the number of CPUs (2 if
+/// unknown).
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 /// The current UTC time as `YYYY-MM-DD HH:MM UTC`, for reports.
 pub fn utc_now() -> String {
     let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");

@@ -279,10 +279,7 @@ fn build_unpatched(ui: &Ui, cache: &Cache) -> Result<PathBuf> {
         )?;
     }
     Cmd::new("make")
-        .arg(format!(
-            "-j{}",
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        ))
+        .arg(format!("-j{}", crate::base::shell::default_jobs()))
         .arg("MAKEINFO=true")
         .args(targets)
         .env("CCACHE_DIR", cache.ccache())

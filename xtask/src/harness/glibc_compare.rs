@@ -71,10 +71,7 @@ fn build_unpatched(ui: &Ui, cache: &Cache) -> Result<PathBuf> {
         &log,
     )?;
     Cmd::new("make")
-        .arg(format!(
-            "-j{}",
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        ))
+        .arg(format!("-j{}", crate::base::shell::default_jobs()))
         .env("CCACHE_DIR", cache.ccache())
         .env("LC_ALL", "C")
         .dir(&build)
@@ -99,10 +96,7 @@ fn run_side(
     // files, so the exit status is not an error here.
     let _ = Cmd::new("make")
         .arg("-k")
-        .arg(format!(
-            "-j{}",
-            2 * std::thread::available_parallelism().map_or(2, |n| n.get())
-        ))
+        .arg(format!("-j{}", 2 * crate::base::shell::default_jobs()))
         .arg("check")
         // `make check` installs into testroot.pristine; Debian's tarball
         // has no GFDL manual to build.

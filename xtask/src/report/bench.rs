@@ -635,7 +635,8 @@ fn toolchain_times(ui: &Ui, cache: &Cache, rows: &mut Vec<Row>) -> Result<()> {
         f.set_modified(std::time::SystemTime::now())?;
         let t = Instant::now();
         Cmd::new("make")
-            .args(["-j2", "MAKEINFO=true", "all-gcc"])
+            .arg(format!("-j{}", crate::base::shell::default_jobs()))
+            .args(["MAKEINFO=true", "all-gcc"])
             .env("CCACHE_DIR", cache.ccache())
             .env("LC_ALL", "C")
             .dir(&gcc_build)
@@ -648,7 +649,10 @@ fn toolchain_times(ui: &Ui, cache: &Cache, rows: &mut Vec<Row>) -> Result<()> {
             aarch64: Some(t.elapsed().as_secs_f64()),
             x86_64: None,
             unit: "seconds".into(),
-            method: "`make -j2 all-gcc` in the cached GCC build tree (ccache)".into(),
+            method: format!(
+                "`make -j{} all-gcc` in the cached GCC build tree (ccache)",
+                crate::base::shell::default_jobs()
+            ),
         });
     }
     Ok(())

@@ -79,7 +79,7 @@ impl BuildOptions {
         if self.jobs > 0 {
             self.jobs
         } else {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
+            crate::base::shell::default_jobs()
         }
     }
 }
@@ -227,15 +227,21 @@ pub fn build_toolchain(
     hostdeps::ensure(ui, hostdeps::REQUIREMENTS, &cache.log("host-packages"))?;
     let mut apt = Apt::new(cache.apt(), manifest);
 
-    // Sources and patch series.
-    let mut srcs = Vec::new();
-    let mut series = Vec::new();
+    // Sources and patch series, by component.
+    let mut prepared = std::collections::BTreeMap::new();
     for c in Component::ALL {
         let s = sources::prepare(ui, cache, manifest, &mut apt, c, &opts.choice(c))?;
         let key = patches::sync(ui, cache, repo, c, &s.tree, s.docs_stubbed)?;
-        srcs.push(s);
-        series.push(key);
+        prepared.insert(c, (s, key));
     }
+    let source = |c: Component| -> Result<&(sources::Source, String)> {
+        prepared
+            .get(&c)
+            .with_context(|| format!("{c}: no prepared source"))
+    };
+    let (binutils_src, binutils_series) = source(Component::Binutils)?;
+    let (glibc_src, glibc_series) = source(Component::Glibc)?;
+    let (gcc_src, gcc_series) = source(Component::Gcc)?;
     let lh = &manifest.linux_headers;
     let (lh_deb, lh_path) = apt.fetch(
         ui,
@@ -268,8 +274,8 @@ pub fn build_toolchain(
     let profile = opts.host_cflags();
     let binutils_key = KeyHasher::new(RECIPE)
         .str("step", "binutils")
-        .str("src", &srcs[0].key)
-        .str("series", &series[0])
+        .str("src", &binutils_src.key)
+        .str("series", binutils_series)
         .str("profile", profile)
         .finish();
     let linux_headers_key = KeyHasher::new(RECIPE)
@@ -278,15 +284,15 @@ pub fn build_toolchain(
         .finish();
     let glibc_key = KeyHasher::new(RECIPE)
         .str("step", "glibc")
-        .str("src", &srcs[1].key)
-        .str("series", &series[1])
+        .str("src", &glibc_src.key)
+        .str("series", glibc_series)
         .str("cc", &bootstrap_cc_version(cache)?)
         .str("headers", &linux_headers_key)
         .finish();
     let gcc_key = KeyHasher::new(RECIPE)
         .str("step", "gcc")
-        .str("src", &srcs[2].key)
-        .str("series", &series[2])
+        .str("src", &gcc_src.key)
+        .str("series", gcc_series)
         .str("profile", profile)
         .str("cxx", if opts.cxx { "c,c++" } else { "c" })
         .str("binutils", &binutils_key)
@@ -348,12 +354,14 @@ pub fn build_toolchain(
         opts,
         timings: Vec::new(),
     };
-    ctx.time("binutils", |c| build_binutils(c, &srcs[0], &keys.binutils))?;
+    ctx.time("binutils", |c| {
+        build_binutils(c, binutils_src, &keys.binutils)
+    })?;
     ctx.time("linux-headers", |c| {
         install_linux_headers(c, &lh_path, &keys.linux_headers)
     })?;
-    ctx.time("glibc", |c| build_glibc(c, &srcs[1], &keys.glibc))?;
-    ctx.time("gcc", |c| build_gcc(c, &srcs[2], &keys))?;
+    ctx.time("glibc", |c| build_glibc(c, glibc_src, &keys.glibc))?;
+    ctx.time("gcc", |c| build_gcc(c, gcc_src, &keys))?;
     let mut old = Vec::new();
     for ((o, debs), (_, key)) in old_debs.iter().zip(&keys.old_sysroots) {
         let paths: Vec<PathBuf> = debs.iter().map(|(_, p)| p.clone()).collect();
