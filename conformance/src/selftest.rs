@@ -612,7 +612,7 @@ pub fn run(tc: &Toolchain, only: &[String], progress: &mut dyn FnMut(&str)) -> R
 }
 
 /// Writes an executable shell script.
-fn write_script(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_script(path: &Path, text: &str) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
@@ -620,7 +620,7 @@ fn write_script(path: &Path, text: &str) -> Result<()> {
 }
 
 /// Quotes `s` for a POSIX shell.
-fn sh_quote(s: &str) -> String {
+pub(crate) fn sh_quote(s: &str) -> String {
     // Always quoted (`shlex`), so that a Perl program stays one word.
     match shlex::try_quote(s) {
         Ok(q) if q.starts_with('\'') || q.starts_with('"') => q.into_owned(),

@@ -169,6 +169,64 @@ pub fn stress_toolchain(tc: &Toolchain, dir: &Path) -> Result<Toolchain> {
     Ok(s)
 }
 
+/// The hardening flags Debian and Ubuntu build packages with (PIE by
+/// default, `dpkg-buildflags` with `hardening=+all`; Ubuntu uses
+/// `_FORTIFY_SOURCE=3`): the third mode of the runtime cases.  The first
+/// two ([`PIE_FLAGS`]) are left out of `-shared` and `-fPIC` commands, as
+/// a default-PIE compiler does.
+pub const HARDENING_FLAGS: &[&str] = &[
+    "-fPIE",
+    "-pie",
+    "-fstack-protector-strong",
+    "-fstack-clash-protection",
+    "-mbranch-protection=standard",
+    "-D_FORTIFY_SOURCE=2",
+    "-Wl,-z,relro,-z,now",
+];
+
+/// The position-independent-executable part of [`HARDENING_FLAGS`].
+pub const PIE_FLAGS: &[&str] = &["-fPIE", "-pie"];
+
+/// `tc` seen through drivers (C and, if there is one, C++; written into
+/// `dir`) that add [`HARDENING_FLAGS`] to every command, without
+/// [`PIE_FLAGS`] when it has `-shared`, `-fPIC` or `-fpic`.
+pub fn hardened_toolchain(tc: &Toolchain, dir: &Path) -> Result<Toolchain> {
+    use crate::selftest::{sh_quote, write_script};
+    std::fs::create_dir_all(dir)?;
+    let words = |v: &[&str]| v.iter().map(|f| sh_quote(f)).collect::<Vec<_>>().join(" ");
+    let rest: Vec<&str> = HARDENING_FLAGS
+        .iter()
+        .copied()
+        .filter(|f| !PIE_FLAGS.contains(f))
+        .collect();
+    let script = |real: &Path| {
+        format!(
+            "#!/bin/sh\n# Distribution hardening flags (conformance --hardened).\n\
+             pie={}\nfor a do case \"$a\" in -shared|-fPIC|-fpic) pie=;; esac; done\n\
+             exec {} \"$@\" $pie {}\n",
+            sh_quote(&PIE_FLAGS.join(" ")),
+            sh_quote(&real.display().to_string()),
+            words(&rest)
+        )
+    };
+    let gcc = dir.join("aarch64-linux-gnu-gcc");
+    write_script(&gcc, &script(&tc.gcc))?;
+    if let Some(cxx) = crate::probe::cxx_driver(&tc.gcc) {
+        write_script(&dir.join("aarch64-linux-gnu-g++"), &script(&cxx))?;
+    }
+    let mut s = tc.clone();
+    s.gcc = gcc;
+    Ok(s)
+}
+
+/// The `runtime/` checks: what the hardened mode runs.
+pub fn runtime_checks() -> Vec<crate::checks::Check> {
+    crate::checks::registry()
+        .into_iter()
+        .filter(|c| c.id.starts_with("runtime/"))
+        .collect()
+}
+
 /// The checks that run in stress mode: the `runtime/` cases, except the
 /// two that require libgcc's exact guard values (stress changes them by
 /// design).
@@ -243,6 +301,35 @@ mod tests {
         assert_eq!(words(&code), [0xd2a00001, ADD_X10_X0_4K, NOP, 0xf81f812a]);
         let mut none = bytes(&[0xd2a00001]);
         assert!(stress_initialize(&mut none).is_err());
+    }
+
+    #[test]
+    fn the_hardened_driver_adds_the_flags_and_pie_only_for_executables() {
+        let d = tempfile::tempdir().unwrap();
+        let tc = crate::Toolchain {
+            gcc: "/bin/echo".into(),
+            sysroot: "/s".into(),
+            old_sysroots: vec![],
+            qemu: "qemu-aarch64".into(),
+            chroot: None,
+            compile_with: crate::CompileWith::Own,
+        };
+        let h = hardened_toolchain(&tc, d.path()).unwrap();
+        let run = |args: &[&str]| duct::cmd(&h.gcc, args).read().unwrap();
+        let exe = run(&["-O2", "a b.c"]);
+        assert_eq!(
+            exe,
+            format!("-O2 a b.c {}", HARDENING_FLAGS.join(" ")),
+            "every flag, PIE included, after the command's own"
+        );
+        for lib in ["-shared", "-fPIC"] {
+            let out = run(&["-O2", lib, "x.c"]);
+            assert!(!out.contains("-pie") && !out.contains("-fPIE"), "{out}");
+            assert!(
+                out.contains("-fstack-protector-strong -fstack-clash-protection"),
+                "{out}"
+            );
+        }
     }
 
     #[test]

@@ -55,6 +55,11 @@ pub struct ConformanceArgs {
     /// new segment at almost every call.
     #[arg(long, conflicts_with_all = ["rootfs", "self_test"])]
     pub stress: bool,
+    /// Run the runtime cases with the distributions' hardening flags added
+    /// to every compilation and link (PIE, stack protector, stack-clash
+    /// protection, branch protection, _FORTIFY_SOURCE=2, relro/now).
+    #[arg(long, conflicts_with_all = ["rootfs", "self_test", "stress"])]
+    pub hardened: bool,
     /// With --self-test: plant only this fault (repeatable).
     #[arg(long = "fault", value_name = "NAME", requires = "self_test")]
     pub faults: Vec<String>,
@@ -125,6 +130,20 @@ pub fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> R
         conformance::run_checks(
             &stc,
             &conformance::stress::stress_checks(),
+            &mut ui.conformance_progress(),
+        )?
+    } else if a.hardened {
+        let dir = tempfile::Builder::new()
+            .prefix("split-stack-hardened")
+            .tempdir()?;
+        let htc = conformance::stress::hardened_toolchain(&tc, dir.path())?;
+        ui.line(format!(
+            "hardened mode: the runtime cases with {}",
+            conformance::stress::HARDENING_FLAGS.join(" ")
+        ));
+        conformance::run_checks(
+            &htc,
+            &conformance::stress::runtime_checks(),
             &mut ui.conformance_progress(),
         )?
     } else {

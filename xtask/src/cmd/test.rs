@@ -183,6 +183,22 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
         "test: stress: {} runtime cases passed",
         report.results.len()
     ));
+    ui.line("test: conformance --hardened (runtime cases with the distributions' hardening flags)");
+    let hardened_dir = tempfile::tempdir()?;
+    let htc = conformance::stress::hardened_toolchain(&tc, hardened_dir.path())?;
+    let report = conformance::run_checks(
+        &htc,
+        &conformance::stress::runtime_checks(),
+        &mut ui.conformance_progress(),
+    )?;
+    if !report.conformant() {
+        eprint!("{}", report.render());
+        return Ok(ExitCode::FAILURE);
+    }
+    ui.line(format!(
+        "test: hardened: {} runtime cases passed",
+        report.results.len()
+    ));
     ui.line("test: cargo xtask mutants --changed (judging code changed since docs/mutants.md)");
     crate::harness::mutants::ensure_installed(ui)?;
     if !crate::harness::mutants::run(ui, repo, true)? {
