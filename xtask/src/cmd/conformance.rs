@@ -98,13 +98,19 @@ pub fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> R
             conformance::Toolchain::from_prefix(prefix, &sysroot, &a.old_sysroots)?
         }
         None => {
-            let info = build::build_toolchain(
-                ui,
-                cache,
-                repo,
-                &build::load_manifest(repo)?,
-                &a.build.options(),
-            )?;
+            let opts = a.build.options();
+            let info = match build::find_current(cache, repo, &opts) {
+                Some(info) => {
+                    ui.line(format!(
+                        "toolchain is up to date: {} (quick key)",
+                        info.prefix.display()
+                    ));
+                    info
+                }
+                None => {
+                    build::build_toolchain(ui, cache, repo, &build::load_manifest(repo)?, &opts)?
+                }
+            };
             info.conformance_toolchain(&a.old_sysroots)?
         }
     };

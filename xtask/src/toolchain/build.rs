@@ -84,6 +84,56 @@ impl BuildOptions {
     }
 }
 
+/// A hash of every input of the toolchain that lives in the repository or
+/// the options: `toolchain.toml`, each patch series, the profile, the
+/// languages, any user tarball (path, size, modification time) and the
+/// version of the host's cross compiler that builds glibc.  The
+/// sources in the cache follow from these (`patches::sync` puts each work
+/// tree at its series), so a published toolchain with this key is up to
+/// date.  Errors: the manifest or a series cannot be read.
+pub fn quick_key(cache: &Cache, repo: &Path, opts: &BuildOptions) -> Result<String> {
+    let mut k = KeyHasher::new(RECIPE);
+    // The compiler that builds glibc (a host package) is an input too.
+    k.str("bootstrap-cc", &bootstrap_cc_version(cache)?);
+    let manifest = manifest_path(repo);
+    k.part(
+        "manifest",
+        &std::fs::read(&manifest).with_context(|| format!("cannot read {}", manifest.display()))?,
+    );
+    for c in Component::ALL {
+        k.str(c.name(), &patches::series_key(&patches::series(repo, c)?)?);
+        if let Some(t) = &opts.choice(c).tarball {
+            let m = std::fs::metadata(t).with_context(|| format!("{}", t.display()))?;
+            let mtime = m
+                .modified()?
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+            k.str(
+                "tarball",
+                &format!("{} {} {:?}", t.display(), m.len(), mtime),
+            );
+        }
+    }
+    k.str("profile", opts.host_cflags())
+        .str("cxx", if opts.cxx { "c,c++" } else { "c" });
+    Ok(k.finish())
+}
+
+/// The published toolchain if it is up to date by [`quick_key`]: no lock
+/// is taken and no work tree is looked at, so a command that only needs a
+/// built toolchain starts at once and may run beside a build of another
+/// cache.  `None` when it must be built (or checked) by
+/// [`build_toolchain`].
+pub fn find_current(cache: &Cache, repo: &Path, opts: &BuildOptions) -> Option<ToolchainInfo> {
+    if opts.refresh {
+        return None;
+    }
+    let info = ToolchainInfo::published(cache)?;
+    let key = quick_key(cache, repo, opts).ok()?;
+    (!info.quick_key.is_empty() && info.quick_key == key && info.prefix.join("bin").is_dir())
+        .then_some(info)
+}
+
 /// The input keys of every step.
 #[derive(Debug, Clone, Serialize)]
 pub struct Keys {
@@ -326,13 +376,23 @@ pub fn build_toolchain(
         toolchain: tk.finish(),
     };
 
-    if let Some(info) = ToolchainInfo::published(cache) {
+    let quick = quick_key(cache, repo, opts)?;
+    if let Some(mut info) = ToolchainInfo::published(cache) {
         if info.key == keys.toolchain && info.prefix.join("bin").is_dir() {
             ui.line(format!(
                 "toolchain is up to date: {} (key {})",
                 info.prefix.display(),
                 &info.key[..12]
             ));
+            if info.quick_key != quick {
+                // Published before quick keys, or with other options that
+                // lead to the same toolchain: record this quick key.
+                info.quick_key = quick;
+                write_atomic(
+                    &cache.ready_file(),
+                    serde_json::to_string_pretty(&info)?.as_bytes(),
+                )?;
+            }
             return Ok(info);
         }
     }
@@ -382,6 +442,7 @@ pub fn build_toolchain(
         cxx: opts.cxx,
         split_stack_probe: String::new(),
         timings: Vec::new(),
+        quick_key: quick,
     };
     info.split_stack_probe = ctx.time("smoke test", |c| {
         crate::toolchain::smoke::run(c.ui, c.cache, &info)
@@ -937,6 +998,40 @@ mod tests {
         assert!(!d.path().join("gcc/empty.h").exists());
         assert!(d.path().join("gcc/Makefile").exists());
         assert!(d.path().join("gcc/tm.h").exists());
+    }
+
+    #[test]
+    fn the_quick_key_follows_the_repository_and_the_options() {
+        let repo = tempfile::tempdir().unwrap();
+        let cache = Cache::at(tempfile::tempdir().unwrap().path());
+        std::fs::write(repo.path().join("toolchain.toml"), "pinned = 1\n").unwrap();
+        let gcc = repo.path().join("patches/gcc");
+        std::fs::create_dir_all(&gcc).unwrap();
+        std::fs::write(gcc.join("0001-a.patch"), "one").unwrap();
+        let opts = BuildOptions {
+            cxx: true,
+            ..Default::default()
+        };
+        let key = |o: &BuildOptions| quick_key(&cache, repo.path(), o).unwrap();
+        let k0 = key(&opts);
+        assert_eq!(k0, key(&opts), "stable");
+        std::fs::write(gcc.join("0001-a.patch"), "two").unwrap();
+        let k1 = key(&opts);
+        assert_ne!(k1, k0, "a changed patch");
+        let c_only = BuildOptions {
+            cxx: false,
+            ..Default::default()
+        };
+        assert_ne!(key(&c_only), k1, "other languages");
+        let release = BuildOptions {
+            release: true,
+            ..opts.clone()
+        };
+        assert_ne!(key(&release), k1, "another profile");
+        std::fs::write(repo.path().join("toolchain.toml"), "pinned = 2\n").unwrap();
+        assert_ne!(key(&opts), k1, "another pin");
+        // Nothing published: not current; --refresh never takes the fast path.
+        assert!(find_current(&cache, repo.path(), &opts).is_none());
     }
 
     #[test]

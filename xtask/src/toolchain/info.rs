@@ -70,6 +70,12 @@ pub struct ToolchainInfo {
     pub split_stack_probe: String,
     /// Step durations of the build that produced it (seconds).
     pub timings: Vec<(String, f64)>,
+    /// Hash of what the repository and the options said when it was
+    /// published (`toolchain::build::quick_key`): equal now means up to
+    /// date, found without the lock and without touching the work trees.
+    /// Empty in files written before it existed.
+    #[serde(default)]
+    pub quick_key: String,
 }
 
 impl ToolchainInfo {
