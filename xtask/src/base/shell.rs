@@ -387,6 +387,21 @@ impl Cmd {
         Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
     }
 
+    /// Runs the command with the terminal as its stdin, stdout and stderr
+    /// (for `cargo` steps whose output the user watches); returns whether
+    /// it succeeded.  Errors: it cannot start, times out or is interrupted.
+    pub fn status(&self) -> Result<bool> {
+        let child = self.start(self.expr())?;
+        match self.wait(child, || {})? {
+            Ended::Exited(out) => Ok(out.status.success()),
+            Ended::TimedOut(t) => bail!(
+                "`{}` did not finish in {} s: its process group was killed",
+                self.display(),
+                t.as_secs()
+            ),
+        }
+    }
+
     /// Runs the command and returns its exit success, stdout and stderr
     /// without treating failure as an error.
     pub fn output(&self) -> Result<(bool, String, String)> {

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 
 use crate::base::cache::Cache;
 use crate::base::manifest::Manifest;
-use crate::base::shell::Ui;
+use crate::base::shell::{Cmd, Ui};
 use crate::toolchain::build::{self, BuildOptions};
 
 /// Environment variable through which tests find the built toolchain's
@@ -24,13 +24,12 @@ pub const TOOLCHAIN_JSON_ENV: &str = "SPLIT_STACK_TOOLCHAIN_JSON";
 
 fn cargo(args: &[&str], repo: &Path, env: &[(&str, &Path)]) -> Result<bool> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(repo)
-        .status()
-        .with_context(|| format!("cannot run cargo {}", args.join(" ")))?;
-    Ok(status.success())
+    let mut cmd = Cmd::new(cargo).args(args.iter().copied()).dir(repo);
+    for (k, v) in env {
+        cmd = cmd.env(*k, *v);
+    }
+    cmd.status()
+        .with_context(|| format!("cannot run cargo {}", args.join(" ")))
 }
 
 /// Runs the test sequence; stops at the first failing stage.
