@@ -102,6 +102,19 @@ enum Command {
         /// test that passes unpatched and not patched.
         #[arg(long)]
         compare: bool,
+        /// Run GCC's execute corpora (gcc.c-torture/execute, gcc.dg/torture,
+        /// g++.dg/torture, g++.dg/eh) without -fsplit-stack and in each
+        /// mode (split, stress, hardened); fails on any test that passes
+        /// without -fsplit-stack and not in a mode.  Writes
+        /// <cache>/logs/corpus.md.
+        #[arg(long, conflicts_with = "compare")]
+        corpus: bool,
+        /// With --corpus: only the first N test files of each corpus.
+        #[arg(long, requires = "corpus", value_name = "N")]
+        sample: Option<usize>,
+        /// With --corpus: the modes (default: split, stress, hardened).
+        #[arg(long, requires = "corpus", value_delimiter = ',', value_name = "MODE")]
+        mode: Vec<String>,
         /// DejaGnu selections, e.g. `aarch64.exp=split-stack-1.c`.
         selections: Vec<String>,
     },
@@ -248,8 +261,21 @@ fn run() -> Result<ExitCode> {
             )?;
         }
         Command::GccCheck {
+            corpus: true,
+            sample,
+            mode,
+            ..
+        } => {
+            let modes = harness::corpus::parse_modes(&mode)?;
+            let r = harness::corpus::run(&ui, &cache, harness::corpus::CORPORA, &modes, sample)?;
+            if r.regressions() > 0 {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::GccCheck {
             compare: true,
             selections,
+            ..
         } => {
             let c = gcc_check::compare_run(&ui, &cache, &selections)?;
             if !c.regressions.is_empty() || c.passed_both == 0 {
@@ -259,6 +285,7 @@ fn run() -> Result<ExitCode> {
         Command::GccCheck {
             compare: false,
             selections,
+            ..
         } => {
             let s = gcc_check::run(&ui, &cache, &selections)?;
             if !s.bad.is_empty() || s.pass == 0 {

@@ -110,7 +110,7 @@ const REQUIREMENTS: &[crate::base::hostdeps::Requirement] = &[crate::base::hostd
 
 /// Errors: no GCC build tree; DejaGnu missing and not installable (not
 /// root: the message names the `apt-get install` command).
-fn check_prerequisites(ui: &Ui, cache: &Cache, build: &Path) -> Result<()> {
+pub(crate) fn check_prerequisites(ui: &Ui, cache: &Cache, build: &Path) -> Result<()> {
     if !build.join("Makefile").is_file() {
         bail!(
             "no GCC build tree in {}: run `cargo xtask build-toolchain` first",

@@ -3,6 +3,7 @@
 //! conformance suite. Imports `toolchain` and `base`.
 
 pub mod compare;
+pub mod corpus;
 pub mod gcc_check;
 pub mod glibc_compare;
 pub mod glibc_tests;

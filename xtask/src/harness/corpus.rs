@@ -1,0 +1,412 @@
+//! `cargo xtask gcc-check --corpus`: GCC's own execute corpora, thousands
+//! of programs nobody here wrote, compiled by the patched GCC at the
+//! torture option sets and run under qemu-user, once without
+//! `-fsplit-stack` (the reference) and once per mode: with
+//! `-fsplit-stack`, with the crossing-stress runtime (docs/stress.md) so
+//! that functions cross into a new segment at almost every call, and with
+//! the distributions' hardening flags.  Every test that passes without
+//! `-fsplit-stack` must pass in every mode; the differences are the
+//! report (`docs/corpus.md` for the full run).
+//!
+//! The modes are DejaGnu boards that differ only in `multilib_flags`
+//! (flags added to every compilation and link), so the test names are the
+//! same across them and [`crate::harness::compare`] lines them up.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::base::cache::{write_atomic, Cache};
+use crate::base::shell::{fmt_duration, Cmd, Ui};
+use crate::harness::compare::{compare, Comparison, Results};
+
+/// One corpus: the `make` target in GCC's `gcc` build directory and the
+/// DejaGnu selection.
+#[derive(Debug, Clone, Copy)]
+pub struct Corpus {
+    /// Its directory under `gcc/testsuite`.
+    pub name: &'static str,
+    /// `check-gcc` (C) or `check-g++` (C++).
+    pub target: &'static str,
+    /// The `.exp` driver (with a file selection where needed).
+    pub exp: &'static str,
+}
+
+/// The corpora of issue 19: C execute tests, the torture tests of
+/// `gcc.dg` and `g++.dg` (compile-only ones included: a test that
+/// compiles without `-fsplit-stack` must compile with it), and the
+/// exception tests of `g++.dg/eh`.
+pub const CORPORA: &[Corpus] = &[
+    Corpus {
+        name: "gcc.c-torture/execute",
+        target: "check-gcc",
+        exp: "execute.exp",
+    },
+    Corpus {
+        name: "gcc.dg/torture",
+        target: "check-gcc",
+        exp: "dg-torture.exp",
+    },
+    Corpus {
+        name: "g++.dg/torture",
+        target: "check-g++",
+        exp: "dg-torture.exp",
+    },
+    Corpus {
+        name: "g++.dg/eh",
+        target: "check-g++",
+        exp: "dg.exp=eh/*.C",
+    },
+];
+
+/// A way of building every program of a corpus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// No `-fsplit-stack`: the reference.
+    Plain,
+    /// `-fsplit-stack`.
+    Split,
+    /// `-fsplit-stack` with the crossing-stress runtime.
+    Stress,
+    /// `-fsplit-stack` with the distributions' hardening flags.
+    Hardened,
+}
+
+impl Mode {
+    /// Its name, also the DejaGnu board's suffix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Plain => "plain",
+            Mode::Split => "split",
+            Mode::Stress => "stress",
+            Mode::Hardened => "hardened",
+        }
+    }
+
+    /// The flags the board adds to every compilation and link.
+    /// `stress_dir` holds the crossing-stress runtime.
+    pub fn flags(self, stress_dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = match self {
+            Mode::Plain => vec![],
+            Mode::Split => vec!["-fsplit-stack".into()],
+            // -L, not -B: the testsuite's own -B (the build tree, which
+            // holds a libgcc.a) comes first, and user -L directories are
+            // searched before the driver's.
+            Mode::Stress => vec![
+                "-fsplit-stack".into(),
+                format!("-L{}", stress_dir.display()),
+            ],
+            Mode::Hardened => {
+                let mut v = vec!["-fsplit-stack".to_string()];
+                v.extend(
+                    conformance::stress::HARDENING_FLAGS
+                        .iter()
+                        .map(|s| s.to_string()),
+                );
+                v
+            }
+        };
+        v.shrink_to_fit();
+        v
+    }
+}
+
+/// The modes named by `--mode` (default: split, stress, hardened).
+/// Errors: an unknown name.
+pub fn parse_modes(names: &[String]) -> Result<Vec<Mode>> {
+    if names.is_empty() {
+        return Ok(vec![Mode::Split, Mode::Stress, Mode::Hardened]);
+    }
+    names
+        .iter()
+        .map(|n| {
+            [Mode::Split, Mode::Stress, Mode::Hardened]
+                .into_iter()
+                .find(|m| m.name() == n)
+                .with_context(|| format!("no mode {n}: the modes are split, stress, hardened"))
+        })
+        .collect()
+}
+
+/// The option sets each torture test is built with (`TORTURE_OPTIONS`),
+/// chosen to keep a full run near an hour on 2 cores: no optimisation,
+/// and the optimisation at which the interesting code moves most.
+pub const TORTURE_OPTIONS: &[&str] = &["-O0", "-O2"];
+
+/// The DejaGnu board for `mode`: the qemu board of `gcc-check` plus the
+/// mode's flags as `multilib_flags`.
+fn board(sysroot: &Path, flags: &[String]) -> String {
+    format!(
+        "load_generic_config \"sim\"\n\
+         set_board_info sim \"qemu-aarch64\"\n\
+         set_board_info sim,options \"-L {}\"\n\
+         set_board_info is_simulator 1\n\
+         set_board_info compiler \"[find_gcc]\"\n\
+         set_board_info gdb,noinferiorio 1\n\
+         set_board_info needs_status_wrapper 1\n\
+         set_board_info multilib_flags \"{}\"\n",
+        sysroot.display(),
+        flags.join(" ")
+    )
+}
+
+/// Writes the boards of `modes` and the site file (with the torture
+/// option sets) under `<cache>/dejagnu-corpus`; returns the site file.
+fn write_boards(cache: &Cache, modes: &[Mode], stress_dir: &Path) -> Result<PathBuf> {
+    let dir = cache.root().join("dejagnu-corpus");
+    std::fs::create_dir_all(dir.join("boards"))?;
+    for m in modes {
+        std::fs::write(
+            dir.join(format!("boards/aarch64-qemu-{}.exp", m.name())),
+            board(&cache.patched_sysroot(), &m.flags(stress_dir)),
+        )?;
+    }
+    let opts = TORTURE_OPTIONS
+        .iter()
+        .map(|o| format!("{{ {o} }}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let site = dir.join("site.exp");
+    std::fs::write(
+        &site,
+        format!(
+            "lappend boards_dir {}\nset TORTURE_OPTIONS [list {opts}]\n",
+            dir.join("boards").display()
+        ),
+    )?;
+    Ok(site)
+}
+
+/// The results of one corpus in one mode.
+#[derive(Debug)]
+pub struct Run {
+    pub corpus: &'static str,
+    pub mode: Mode,
+    pub results: Results,
+}
+
+/// Runs `corpus` (restricted to the test files `only`, if any) in `mode`;
+/// returns its results.  Errors: make produced no summary.
+fn run_one(
+    ui: &Ui,
+    cache: &Cache,
+    site: &Path,
+    corpus: &Corpus,
+    mode: Mode,
+    only: &[String],
+) -> Result<Results> {
+    let build = cache.build("gcc").join("gcc");
+    let tool = if corpus.target == "check-g++" {
+        "g++"
+    } else {
+        "gcc"
+    };
+    let sum = build.join(format!("testsuite/{tool}/{tool}.sum"));
+    let _ = std::fs::remove_file(&sum);
+    let exp = if only.is_empty() {
+        corpus.exp.to_string()
+    } else {
+        let driver = corpus.exp.split('=').next().unwrap_or(corpus.exp);
+        format!("{driver}=\\\"{}\\\"", only.join(" "))
+    };
+    let log = cache.log(&format!("corpus-{}", mode.name()));
+    let r = Cmd::new("make")
+        .arg(format!("-j{}", crate::base::shell::default_jobs()))
+        .arg(corpus.target)
+        .arg(format!(
+            "RUNTESTFLAGS=--target_board=aarch64-qemu-{} {exp}",
+            mode.name()
+        ))
+        .env("DEJAGNU", site)
+        .env("LC_ALL", "C")
+        .dir(&build)
+        .run_logged_status(
+            ui,
+            &format!("corpus: {} ({})", corpus.name, mode.name()),
+            &log,
+        );
+    r?;
+    let text = std::fs::read_to_string(&sum)
+        .with_context(|| format!("no {}; see {}", sum.display(), log.display()))?;
+    Ok(crate::harness::gcc_check::parse_gcc_sum(&text))
+}
+
+/// What `cargo xtask gcc-check --corpus` ran and found.
+#[derive(Debug)]
+pub struct CorpusReport {
+    /// Every run: the plain reference first for each corpus.
+    pub runs: Vec<Run>,
+    /// Per corpus and mode other than plain: the comparison with plain.
+    pub comparisons: Vec<(&'static str, Mode, Comparison)>,
+    /// Wall time.
+    pub took: std::time::Duration,
+}
+
+impl CorpusReport {
+    /// Tests that pass without `-fsplit-stack` and not in some mode.
+    pub fn regressions(&self) -> usize {
+        self.comparisons
+            .iter()
+            .map(|(_, _, c)| c.regressions.len())
+            .sum()
+    }
+
+    /// The Markdown report.
+    pub fn markdown(&self, command: &str) -> String {
+        let mut t = conformance::markdown::Table::new(&[
+            "corpus",
+            "mode",
+            "results",
+            "passing in both",
+            "regressions",
+            "fixed",
+            "failing in both",
+        ]);
+        for (corpus, mode, c) in &self.comparisons {
+            let n = self
+                .runs
+                .iter()
+                .find(|r| r.corpus == *corpus && r.mode == *mode)
+                .map_or(0, |r| r.results.len());
+            t.row(&[
+                corpus.to_string(),
+                mode.name().to_string(),
+                n.to_string(),
+                c.passed_both.to_string(),
+                c.regressions.len().to_string(),
+                c.fixed.len().to_string(),
+                c.both_fail.len().to_string(),
+            ]);
+        }
+        let mut md = format!(
+            "# GCC's execute corpora as split-stack programs\n\n\
+             Produced by `{command}` in {} on 2 cores: each corpus compiled by the patched \
+             GCC at `TORTURE_OPTIONS` {} and run under qemu-user, without `-fsplit-stack` \
+             (plain, the reference) and in each mode (`split`: `-fsplit-stack`; `stress`: \
+             with the crossing-stress runtime of docs/stress.md; `hardened`: with the \
+             distributions' hardening flags). A regression is a result that passes plain \
+             and not in the mode.\n\n{}",
+            fmt_duration(self.took),
+            TORTURE_OPTIONS.join(", "),
+            t.render()
+        );
+        for (corpus, mode, c) in &self.comparisons {
+            if c.regressions.is_empty() {
+                continue;
+            }
+            md.push_str(&format!("\n## {corpus}, {}: regressions\n\n", mode.name()));
+            for (test, u, p) in &c.regressions {
+                md.push_str(&format!("- `{test}`: {u} -> {p}\n"));
+            }
+        }
+        md
+    }
+}
+
+/// The first `n` test files of `corpus` (sorted by name): the sample.
+fn sample_files(cache: &Cache, corpus: &Corpus, n: usize) -> Result<Vec<String>> {
+    let dir = cache.src("gcc").join("gcc/testsuite").join(corpus.name);
+    let ext = if corpus.target == "check-g++" {
+        ".C"
+    } else {
+        ".c"
+    };
+    let mut v: Vec<String> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(ext))
+        .collect();
+    v.sort();
+    v.truncate(n);
+    Ok(v)
+}
+
+/// Runs `corpora` in plain and in `modes`; with `sample`, only the first
+/// that many test files of each corpus (what CI runs).  Errors: no GCC
+/// build tree, DejaGnu missing, a run produced no summary.
+pub fn run(
+    ui: &Ui,
+    cache: &Cache,
+    corpora: &[Corpus],
+    modes: &[Mode],
+    sample: Option<usize>,
+) -> Result<CorpusReport> {
+    let start = Instant::now();
+    let build = cache.build("gcc").join("gcc");
+    crate::harness::gcc_check::check_prerequisites(ui, cache, &build)?;
+    let stress_dir = cache.root().join("stress-runtime");
+    std::fs::create_dir_all(&stress_dir)?;
+    let gcc = cache.toolchain().join("bin/aarch64-linux-gnu-gcc");
+    conformance::stress::write_stress_libgcc(&gcc, &stress_dir)?;
+    let mut all = vec![Mode::Plain];
+    all.extend(modes.iter().copied().filter(|m| *m != Mode::Plain));
+    let site = write_boards(cache, &all, &stress_dir)?;
+    let mut runs = Vec::new();
+    let mut comparisons = Vec::new();
+    for corpus in corpora {
+        let only = match sample {
+            Some(n) => sample_files(cache, corpus, n)?,
+            None => Vec::new(),
+        };
+        let plain = run_one(ui, cache, &site, corpus, Mode::Plain, &only)?;
+        for &mode in &all[1..] {
+            let results = run_one(ui, cache, &site, corpus, mode, &only)?;
+            let c = compare(&plain, &results);
+            ui.line(format!(
+                "corpus: {} ({}): {} results, {} passing in both, {} regressions",
+                corpus.name,
+                mode.name(),
+                results.len(),
+                c.passed_both,
+                c.regressions.len()
+            ));
+            comparisons.push((corpus.name, mode, c));
+            runs.push(Run {
+                corpus: corpus.name,
+                mode,
+                results,
+            });
+        }
+        runs.push(Run {
+            corpus: corpus.name,
+            mode: Mode::Plain,
+            results: plain,
+        });
+    }
+    let report = CorpusReport {
+        runs,
+        comparisons,
+        took: start.elapsed(),
+    };
+    let out = cache.logs().join("corpus.md");
+    let command = match sample {
+        Some(n) => format!("cargo xtask gcc-check --corpus --sample {n}"),
+        None => "cargo xtask gcc-check --corpus".into(),
+    };
+    write_atomic(&out, report.markdown(&command).as_bytes())?;
+    ui.line(format!("corpus: report {}", out.display()));
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_add_their_flags_and_nothing_else() {
+        let d = Path::new("/s");
+        assert!(Mode::Plain.flags(d).is_empty());
+        assert_eq!(Mode::Split.flags(d), ["-fsplit-stack"]);
+        assert_eq!(Mode::Stress.flags(d), ["-fsplit-stack", "-L/s"]);
+        let h = Mode::Hardened.flags(d);
+        assert_eq!(h[0], "-fsplit-stack");
+        assert!(h.iter().any(|f| f == "-fstack-protector-strong"));
+        let b = board(Path::new("/sysroot"), &Mode::Split.flags(d));
+        assert!(
+            b.contains("set_board_info multilib_flags \"-fsplit-stack\""),
+            "{b}"
+        );
+        assert!(b.contains("-L /sysroot"), "{b}");
+    }
+}
