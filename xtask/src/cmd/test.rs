@@ -198,6 +198,22 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
         "test: hardened: {} runtime cases passed",
         report.results.len()
     ));
+    ui.line("test: gcc-check --corpus --sample 3 (GCC's execute corpora, every mode)");
+    let corpus = crate::harness::corpus::run(
+        ui,
+        &cache,
+        crate::harness::corpus::CORPORA,
+        &crate::harness::corpus::parse_modes(&[])?,
+        Some(3),
+    )?;
+    if corpus.regressions() > 0 {
+        eprintln!(
+            "corpus sample: {} regression(s); report: {}",
+            corpus.regressions(),
+            cache.logs().join("corpus.md").display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     ui.line("test: cargo xtask mutants --changed (judging code changed since docs/mutants.md)");
     crate::harness::mutants::ensure_installed(ui)?;
     if !crate::harness::mutants::run(ui, repo, true)? {
