@@ -22,7 +22,7 @@ WORKDIR /src
 COPY . /src
 
 # Debian host packages (cross bootstrap compiler, qemu-user, flex, ...),
-# from the same list the build checks (xtask/src/hostdeps.rs).
+# from the same list the build checks (xtask/src/base/hostdeps.rs).
 RUN cargo xtask host-deps
 
 CMD ["cargo", "xtask", "build-toolchain"]

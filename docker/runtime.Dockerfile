@@ -13,7 +13,7 @@
 #       /w/program                        # Debian's glibc: refused, GLIBC_2.44
 #
 # The layout is exactly the one `cargo xtask conformance --rootfs` builds and
-# runs the suite in (xtask/src/rootfs.rs); the first stage runs on the build
+# runs the suite in (xtask/src/env/rootfs.rs); the first stage runs on the build
 # platform, so the toolchain is not built under emulation.
 FROM --platform=$BUILDPLATFORM docker.io/library/rust:1.95-bookworm AS build
 ENV XDG_CACHE_HOME=/cache

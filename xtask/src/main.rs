@@ -185,7 +185,10 @@ fn main() -> ExitCode {
     base::shell::install_interrupt_handler();
     match run() {
         Ok(code) => code,
-        Err(e) if e.downcast_ref::<base::shell::Interrupted>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<base::shell::Interrupted>().is_some()
+                || e.downcast_ref::<conformance::Interrupted>().is_some() =>
+        {
             eprintln!("interrupted");
             ExitCode::from(130)
         }

@@ -74,11 +74,14 @@ pub fn install_interrupt_handler() {
         let _ = ctrlc::set_handler(|| {
             if !INTERRUPTED.swap(true, Ordering::SeqCst) {
                 conformance::request_stop();
-                eprintln!(
-                    "interrupted: stopping the running programs and cleaning up (Ctrl-C again \
-                     to exit at once)"
-                );
                 signal_live(Signal::TERM);
+                signal_live(Signal::CONT);
+                // A terminal that is gone must not turn this into a panic.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "interrupted: stopping the running programs and cleaning up (once more to \
+                     exit at once)"
+                );
                 return;
             }
             signal_live(Signal::KILL);
@@ -99,42 +102,60 @@ pub fn on_forced_exit(hook: fn()) {
     }
 }
 
-/// Kills the process group whose leader's pid the file `group_file`
-/// holds (see [`Cmd::group_file`]), if it still exists, and waits until
-/// it is gone; removes the file.  Returns whether there was such a group.
-/// This is what an interrupted build leaves behind when only the xtask
-/// itself was killed: make, and everything it started, in their group.
+/// Stops what a killed xtask left running from a command that had the
+/// group file `group_file` (see [`Cmd::group_file`]): the file is locked
+/// (`flock`) by every process of that command, which inherit the lock, so
+/// if it can be locked now nothing is left and nothing is killed (a pid
+/// recorded in it may by now belong to anyone).  Otherwise the group it
+/// names gets SIGTERM, then SIGKILL, until the lock is free.  Removes the
+/// file.  Returns whether anything was still running.  Errors: processes
+/// that hold the lock do not stop (for example because they left the
+/// group).
 pub fn kill_recorded_group(group_file: &Path) -> Result<bool> {
-    let Ok(text) = std::fs::read_to_string(group_file) else {
+    use rustix::fs::{flock, FlockOperation};
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(group_file)
+    else {
         return Ok(false);
     };
-    let pid = text.trim().parse::<i32>().ok().and_then(Pid::from_raw);
-    let _ = std::fs::remove_file(group_file);
-    let Some(pid) = pid else {
-        return Ok(false);
-    };
-    if test_kill_process_group(pid).is_err() {
+    let free = || flock(&file, FlockOperation::NonBlockingLockExclusive).is_ok();
+    if free() {
+        let _ = std::fs::remove_file(group_file);
         return Ok(false);
     }
-    for _ in 0..100 {
-        let _ = kill_process_group(pid, Signal::KILL);
-        if test_kill_process_group(pid).is_err() {
-            return Ok(true);
+    let pid = std::fs::read_to_string(group_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+        .and_then(Pid::from_raw);
+    for (sig, tries) in [(Signal::TERM, 100), (Signal::KILL, 100)] {
+        if let Some(pid) = pid {
+            let _ = kill_process_group(pid, sig);
+            let _ = kill_process_group(pid, Signal::CONT);
         }
-        std::thread::sleep(Duration::from_millis(50));
+        for _ in 0..tries {
+            if free() {
+                let _ = std::fs::remove_file(group_file);
+                return Ok(true);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     bail!(
-        "process group {} left by an interrupted build ({}) does not stop; stop it and rerun",
-        pid.as_raw_nonzero(),
-        group_file.display()
+        "processes left by an interrupted build still hold {} (process group {}); stop them \
+         and rerun",
+        group_file.display(),
+        pid.map_or_else(|| "unknown".to_string(), |p| p.as_raw_nonzero().to_string())
     )
 }
 
-/// A child started by this layer: its handle and its process group.
+/// A child started by this layer: its handle, its process group, and the
+/// locked group file that it and its descendants inherit.
 struct Child {
     handle: duct::Handle,
     group: Option<i32>,
-    group_file: Option<PathBuf>,
+    group_file: Option<(PathBuf, std::fs::File)>,
 }
 
 impl Child {
@@ -145,26 +166,42 @@ impl Child {
                 live.remove(&g);
             }
         }
-        if let Some(f) = &self.group_file {
+        if let Some((f, _)) = &self.group_file {
             let _ = std::fs::remove_file(f);
         }
     }
 
-    /// Kills the whole group: SIGTERM, then SIGKILL after `grace`.
+    /// Whether the leader has been reaped and no process of the group is
+    /// left (a member that is a zombie nobody reaps counts as left until
+    /// the grace period ends).
+    fn gone(&self) -> bool {
+        let reaped = self.handle.try_wait().ok().flatten().is_some();
+        reaped
+            && self
+                .group
+                .and_then(Pid::from_raw)
+                .is_none_or(|p| test_kill_process_group(p).is_err())
+    }
+
+    /// Kills the whole group: SIGTERM (and SIGCONT, for members stopped
+    /// by job control), then SIGKILL when `grace` has passed with a member
+    /// left; reaps the leader.
     fn kill_group(&self, grace: Duration) {
         let Some(pid) = self.group.and_then(Pid::from_raw) else {
             let _ = self.handle.kill();
             return;
         };
         let _ = kill_process_group(pid, Signal::TERM);
+        let _ = kill_process_group(pid, Signal::CONT);
         let until = Instant::now() + grace;
         while Instant::now() < until {
-            if self.handle.try_wait().ok().flatten().is_some() {
-                break;
+            if self.gone() {
+                return;
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(50));
         }
         let _ = kill_process_group(pid, Signal::KILL);
+        let _ = self.handle.wait();
     }
 }
 
@@ -247,19 +284,17 @@ impl Cmd {
         self
     }
 
-    /// The command line as a shell-like string, for logs and messages.
+    /// The command line as a shell-like string, for logs and messages
+    /// (quoted with `shlex` where a word needs it).
     pub fn display(&self) -> String {
-        let mut s = self.program.to_string_lossy().into_owned();
-        for a in &self.args {
-            let a = a.to_string_lossy();
-            if a.is_empty() || a.contains(char::is_whitespace) {
-                s.push_str(&format!(" '{a}'"));
-            } else {
-                s.push(' ');
-                s.push_str(&a);
-            }
-        }
-        s
+        std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|a| {
+                let a = a.to_string_lossy();
+                shlex::try_quote(&a).map_or_else(|_| a.to_string(), |q| q.into_owned())
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     fn expr(&self) -> duct::Expression {
@@ -277,71 +312,134 @@ impl Cmd {
     }
 
     /// Starts `e` in a process group of its own and tracks the group.
+    /// With a group file, the file is created, locked, and inherited by
+    /// the child (see [`kill_recorded_group`]), and holds the group's id.
+    /// The leader gets SIGTERM if this process dies (`PR_SET_PDEATHSIG`).
     fn start(&self, e: duct::Expression) -> Result<Child> {
+        use std::os::fd::AsRawFd;
         if interrupted() {
             return Err(Interrupted.into());
         }
+        let group_file = match &self.group_file {
+            Some(f) => {
+                let file = std::fs::File::create(f)
+                    .with_context(|| format!("cannot write {}", f.display()))?;
+                rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
+                Some((f.clone(), file))
+            }
+            None => None,
+        };
+        let inherit = group_file.as_ref().map(|(_, f)| f.as_raw_fd());
         let handle = e
-            .before_spawn(|c| {
+            .before_spawn(move |c| {
                 c.process_group(0);
+                // SAFETY: the closure runs in the child between fork and
+                // exec and makes only async-signal-safe system calls
+                // (prctl, fcntl) on a descriptor that stays open in the
+                // parent until the child has been spawned.
+                unsafe {
+                    c.pre_exec(move || {
+                        let _ =
+                            rustix::process::set_parent_process_death_signal(Some(Signal::TERM));
+                        if let Some(fd) = inherit {
+                            let fd = std::os::fd::BorrowedFd::borrow_raw(fd);
+                            rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
+                        }
+                        Ok(())
+                    });
+                }
                 Ok(())
             })
             .unchecked()
             .start()
             .map_err(|e| self.spawn_error(e))?;
         let group = handle.pids().first().map(|&p| p as i32);
+        let child = Child {
+            handle,
+            group,
+            group_file,
+        };
         if let Some(g) = group {
             if let Ok(mut live) = LIVE.lock() {
                 live.insert(g);
             }
-            if let Some(f) = &self.group_file {
-                std::fs::write(f, format!("{g}\n"))
-                    .with_context(|| format!("cannot write {}", f.display()))?;
+            if let Some((f, file)) = &child.group_file {
+                use std::io::Write as _;
+                let written = (&*file).write_all(format!("{g}\n").as_bytes());
+                if let Err(e) = written {
+                    child.kill_group(Duration::from_secs(2));
+                    child.forget();
+                    return Err(
+                        anyhow::Error::new(e).context(format!("cannot write {}", f.display()))
+                    );
+                }
             }
         }
-        Ok(Child {
-            handle,
-            group,
-            group_file: self.group_file.clone(),
-        })
+        Ok(child)
     }
 
-    /// Waits for `child`, calling `tick` every 200 ms; kills its group on
-    /// the timeout or on Ctrl-C (then the error is [`Interrupted`]).
+    /// Waits for `child`, calling `tick` now and then (polling from 1 ms,
+    /// backing off to 200 ms); kills its group on the timeout, on Ctrl-C
+    /// (then the error is [`Interrupted`]) or if waiting fails.
     fn wait(&self, child: Child, mut tick: impl FnMut()) -> Result<Ended> {
         let start = Instant::now();
+        let mut pause = Duration::from_millis(1);
         let r = loop {
             match child.handle.try_wait() {
                 Ok(Some(out)) => break Ok(Ended::Exited(out.clone())),
                 Ok(None) => {}
-                Err(e) => break Err(anyhow::Error::new(e)),
+                Err(e) => {
+                    child.kill_group(Duration::from_secs(2));
+                    break Err(anyhow::Error::new(e));
+                }
             }
             if interrupted() {
                 child.kill_group(Duration::from_secs(2));
-                let _ = child.handle.wait();
                 break Err(Interrupted.into());
             }
             if let Some(t) = self.timeout.filter(|t| start.elapsed() >= *t) {
                 child.kill_group(Duration::from_secs(10));
-                let _ = child.handle.wait();
                 break Ok(Ended::TimedOut(t));
             }
             tick();
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(200));
         };
         child.forget();
         r
     }
 
-    /// Runs `e` to its end with stdout and stderr captured.
+    /// Runs `e` to its end with stdout and stderr captured (into
+    /// anonymous files, so that a grandchild that keeps the output open
+    /// cannot keep the wait, or a timeout, from ending) and no stdin
+    /// unless `e` has one.
     fn capture(&self, e: duct::Expression) -> Result<std::process::Output> {
-        let child = self.start(e.stdout_capture().stderr_capture())?;
-        match self.wait(child, || {})? {
-            Ended::Exited(out) => Ok(out),
+        use std::io::{Read, Seek};
+        let mut out = tempfile::tempfile()?;
+        let mut err = tempfile::tempfile()?;
+        let child = self.start(
+            e.stdout_file(out.try_clone()?)
+                .stderr_file(err.try_clone()?),
+        )?;
+        let ended = self.wait(child, || {})?;
+        let read = |f: &mut std::fs::File| -> Result<Vec<u8>> {
+            let mut v = Vec::new();
+            f.seek(std::io::SeekFrom::Start(0))?;
+            f.read_to_end(&mut v)?;
+            Ok(v)
+        };
+        let (stdout, stderr) = (read(&mut out)?, read(&mut err)?);
+        match ended {
+            Ended::Exited(o) => Ok(std::process::Output {
+                status: o.status,
+                stdout,
+                stderr,
+            }),
             Ended::TimedOut(t) => bail!(
-                "`{}` did not finish in {} s: its process group was killed",
+                "`{}` did not finish in {} s: its process group was killed; it wrote:\n{}",
                 self.display(),
-                t.as_secs()
+                t.as_secs(),
+                String::from_utf8_lossy(&stderr).trim_end()
             ),
         }
     }
@@ -361,7 +459,7 @@ impl Cmd {
     /// Runs the command, capturing stdout (trimmed); a non-zero exit is an
     /// error that quotes stderr.
     pub fn read(&self) -> Result<String> {
-        self.read_expr(self.expr())
+        self.read_expr(self.expr().stdin_null())
     }
 
     /// Like [`Cmd::read`], with stdin taken from `bytes`.
@@ -391,7 +489,7 @@ impl Cmd {
     /// (for `cargo` steps whose output the user watches); returns whether
     /// it succeeded.  Errors: it cannot start, times out or is interrupted.
     pub fn status(&self) -> Result<bool> {
-        let child = self.start(self.expr())?;
+        let child = self.start(self.expr().stdin_null())?;
         match self.wait(child, || {})? {
             Ended::Exited(out) => Ok(out.status.success()),
             Ended::TimedOut(t) => bail!(
@@ -405,7 +503,7 @@ impl Cmd {
     /// Runs the command and returns its exit success, stdout and stderr
     /// without treating failure as an error.
     pub fn output(&self) -> Result<(bool, String, String)> {
-        let out = self.capture(self.expr())?;
+        let out = self.capture(self.expr().stdin_null())?;
         Ok((
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -470,6 +568,12 @@ impl Cmd {
             Ok(Ended::Exited(out)) => out.status,
             Ok(Ended::TimedOut(t)) => {
                 progress.finish(false);
+                let _ = writeln!(
+                    f,
+                    "xtask: {} did not finish in {} s: its process group was killed",
+                    self.display(),
+                    t.as_secs()
+                );
                 bail!(
                     "{label} did not finish in {} s: its process group was killed; log: {}",
                     t.as_secs(),
@@ -702,6 +806,27 @@ mod tests {
         });
         assert!(gone, "process group {leader} still exists");
         assert!(!LIVE.lock().unwrap().contains(&leader));
+    }
+
+    #[test]
+    fn a_grandchild_that_keeps_the_output_open_does_not_hold_up_the_caller() {
+        let t = Instant::now();
+        let out = Cmd::new("sh")
+            .args(["-c", "sleep 5 & echo done"])
+            .with_timeout(60)
+            .read()
+            .unwrap();
+        assert_eq!(out, "done");
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn short_commands_are_not_slowed_by_polling() {
+        let t = Instant::now();
+        for _ in 0..20 {
+            Cmd::new("true").read().unwrap();
+        }
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     }
 
     #[test]

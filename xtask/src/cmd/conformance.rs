@@ -102,7 +102,8 @@ pub fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> R
             let info = match build::find_current(cache, repo, &opts) {
                 Some(info) => {
                     ui.line(format!(
-                        "toolchain is up to date: {} (quick key)",
+                        "toolchain is up to date: {} (quick key and work-tree heads; \
+                         `cargo xtask build-toolchain` checks everything)",
                         info.prefix.display()
                     ));
                     info

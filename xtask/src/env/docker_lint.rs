@@ -25,7 +25,7 @@ use crate::base::shell::{Cmd, Ui};
 pub const HADOLINT_VERSION: &str = "2.15.1";
 
 /// Command prefixes a recipe may run, each also run by `cargo xtask test`
-/// (xtask/src/testcmd.rs): `host-deps`, `build-toolchain`,
+/// (xtask/src/cmd/test.rs): `host-deps`, `build-toolchain`,
 /// `install-glibc` (into a scratch directory), `conformance`.
 pub const TESTED_COMMANDS: &[&str] = &[
     "cargo xtask host-deps",

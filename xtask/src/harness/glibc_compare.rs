@@ -94,7 +94,7 @@ fn run_side(
     let _ = std::fs::remove_file(&log);
     // Failing tests make `make check` fail; the results are in the .sum
     // files, so the exit status is not an error here.
-    let _ = Cmd::new("make")
+    Cmd::new("make")
         .arg("-k")
         .arg(format!("-j{}", 2 * crate::base::shell::default_jobs()))
         .arg("check")
@@ -110,7 +110,7 @@ fn run_side(
         .env("CCACHE_DIR", cache.ccache())
         .env("LC_ALL", "C")
         .dir(build)
-        .run_logged(ui, &format!("glibc-compare: {name}: make check"), &log);
+        .run_logged_status(ui, &format!("glibc-compare: {name}: make check"), &log)?;
     collect(build, name, subdirs, &log)
 }
 

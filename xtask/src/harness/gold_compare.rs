@@ -645,7 +645,7 @@ fn render(
     };
     let mut md = format!(
         "{title}\n\nProduced by `cargo xtask gold-compare` on {} ({} cores, `-j{}`; wall time \
-         {}). binutils built twice with the identical configure line (`xtask/src/build.rs`, \
+         {}). binutils built twice with the identical configure line (`xtask/src/toolchain/build.rs`, \
          `binutils_configure`, host flags `{}`): without the series (`base` = {}, build tree \
          `build/binutils-unpatched`, targets `{}`) and with `patches/binutils/` (the \
          toolchain's build tree `build/binutils`, work tree at {}{}). Series:\n\n```text\n{}\n```\n\n\

@@ -205,7 +205,7 @@ pub fn markdown(s: &Summary, repo: &Path, command: &str, minutes: f64) -> String
     let mut md = format!(
         "# Mutation testing of the conformance suite's judging code\n\n\
          Produced by `{command}` ({minutes:.0} min on 2 cores): `cargo-mutants` mutates every \
-         `judge_*` function and the decoders they use (`xtask/src/mutants.rs`, \
+         `judge_*` function and the decoders they use (`xtask/src/harness/mutants.rs`, \
          `JUDGING_FUNCTIONS`), one mutation at a time, and runs the crate's unit tests \
          (`cargo test -p conformance --lib`).\n\n{}\n",
         counts.render()
@@ -334,7 +334,7 @@ pub fn run(ui: &Ui, repo: &Path, changed: bool) -> Result<bool> {
             s.unviable.len()
         ));
         for m in s.unexplained(repo) {
-            eprintln!("missed, not explained in xtask/src/mutants.rs EQUIVALENT: {m}");
+            eprintln!("missed, not explained in xtask/src/harness/mutants.rs EQUIVALENT: {m}");
         }
         for m in &s.timeout {
             eprintln!("timeout: {m}");

@@ -119,19 +119,30 @@ pub fn quick_key(cache: &Cache, repo: &Path, opts: &BuildOptions) -> Result<Stri
     Ok(k.finish())
 }
 
-/// The published toolchain if it is up to date by [`quick_key`]: no lock
-/// is taken and no work tree is looked at, so a command that only needs a
-/// built toolchain starts at once and may run beside a build of another
-/// cache.  `None` when it must be built (or checked) by
-/// [`build_toolchain`].
+/// The published toolchain if it is up to date by [`quick_key`] and every
+/// work tree's HEAD is still the commit its series was applied as (a
+/// developer's unexported commit sends the command through
+/// [`build_toolchain`], which says what to do): no lock is taken and no
+/// work tree is walked, so a command that only needs a built toolchain
+/// starts at once.  Uncommitted edits in a work tree are not looked for
+/// here.  `None` when it must be built (or checked) by `build_toolchain`.
 pub fn find_current(cache: &Cache, repo: &Path, opts: &BuildOptions) -> Option<ToolchainInfo> {
     if opts.refresh {
         return None;
     }
     let info = ToolchainInfo::published(cache)?;
     let key = quick_key(cache, repo, opts).ok()?;
-    (!info.quick_key.is_empty() && info.quick_key == key && info.prefix.join("bin").is_dir())
-        .then_some(info)
+    if info.quick_key.is_empty() || info.quick_key != key || !info.prefix.join("bin").is_dir() {
+        return None;
+    }
+    for c in Component::ALL {
+        let recorded = patches::applied(cache, c)?.commit;
+        let head = crate::base::git::rev_parse(&cache.src(c.name()), "HEAD").ok()?;
+        if recorded != head {
+            return None;
+        }
+    }
+    Some(info)
 }
 
 /// The input keys of every step.
@@ -274,6 +285,9 @@ pub fn build_toolchain(
     opts: &BuildOptions,
 ) -> Result<ToolchainInfo> {
     let _lock = cache.lock()?;
+    // Before anything is read: the quick key must describe inputs that
+    // were built, not ones edited while the build ran.
+    let quick = quick_key(cache, repo, opts)?;
     hostdeps::ensure(ui, hostdeps::REQUIREMENTS, &cache.log("host-packages"))?;
     let mut apt = Apt::new(cache.apt(), manifest);
 
@@ -376,7 +390,6 @@ pub fn build_toolchain(
         toolchain: tk.finish(),
     };
 
-    let quick = quick_key(cache, repo, opts)?;
     if let Some(mut info) = ToolchainInfo::published(cache) {
         if info.key == keys.toolchain && info.prefix.join("bin").is_dir() {
             ui.line(format!(
@@ -517,13 +530,21 @@ impl Autotools<'_> {
         cache.clear(&build_step)?;
         let build = cache.build(self.name);
         let log = cache.log(self.name);
+        // Whatever step a killed xtask left running here (configure, make
+        // or install) is stopped before anything in the tree is touched.
+        if kill_stragglers(&build)? {
+            ui.line(format!(
+                "{}: stopped the processes left running in {} by an interrupted build",
+                self.name,
+                build.display()
+            ));
+        }
         let conf_step = format!("{}-configure", self.name);
         let fresh =
             !(cache.is_done(&conf_step, &self.configure_key) && build.join("Makefile").is_file());
         if fresh {
             cache.clear(&conf_step)?;
             if build.exists() {
-                kill_stragglers(&build)?;
                 std::fs::remove_dir_all(&build)?;
             }
             std::fs::create_dir_all(&build)?;
@@ -537,15 +558,6 @@ impl Autotools<'_> {
         before_make(&build, fresh)?;
         let marker = build.join(".xtask-make-running");
         if marker.exists() {
-            // A killed xtask can leave its make (or make's compilers)
-            // running in the tree; stop them before touching anything.
-            if kill_stragglers(&build)? {
-                ui.line(format!(
-                    "{}: stopped the processes left running in {} by the interrupted build",
-                    self.name,
-                    build.display()
-                ));
-            }
             let n = remove_torn_outputs(&build)?;
             ui.line(format!(
                 "{}: the previous build was interrupted; removed {n} possibly truncated output file(s)",
@@ -560,10 +572,16 @@ impl Autotools<'_> {
             .group_file(build.join(GROUP_FILE))
             .dir(&build);
         let r = make.run_logged(ui, &format!("{}: make", self.name), &log);
-        if r.is_err() {
-            // make itself removes the outputs of failed commands; only a
-            // killed build leaves the marker behind.
-            let _ = std::fs::remove_file(&marker);
+        if let Err(e) = &r {
+            // A make that failed by itself removed the outputs of the
+            // failed commands: the marker goes.  One that was stopped
+            // (Ctrl-C) keeps it, so that the next build removes what may
+            // have been torn.
+            if e.downcast_ref::<crate::base::shell::Interrupted>()
+                .is_none()
+            {
+                let _ = std::fs::remove_file(&marker);
+            }
         }
         r?;
         std::fs::remove_file(&marker)?;
@@ -574,6 +592,7 @@ impl Autotools<'_> {
         ctx.host_env(Cmd::new("make"))
             .args(&self.install_args)
             .arg(format!("DESTDIR={}", stage.display()))
+            .group_file(build.join(GROUP_FILE))
             .dir(&build)
             .run_logged(ui, &format!("{}: install", self.name), &log)?;
         sync_tree(
@@ -1038,34 +1057,54 @@ mod tests {
     fn stragglers_in_a_build_tree_are_killed() {
         use std::os::unix::process::CommandExt;
         let d = tempfile::tempdir().unwrap();
+        let file = d.path().join(GROUP_FILE);
+        std::fs::write(&file, "").unwrap();
         // What a killed xtask leaves: make and a job of its, in their own
-        // process group, orphaned (init reaps them once killed), recorded
-        // in the tree's group file.  The group's first process (its id)
-        // exits at once, leaving the other two.
+        // process group, orphaned, holding the group file's lock (flock(1)
+        // stands in for the process layer), the group recorded in it.
         let first = std::process::Command::new("sh")
-            .args([
-                "-c",
-                "(sleep 600 & exec sleep 600) >/dev/null 2>&1 & echo $$",
-            ])
+            .arg("-c")
+            .arg(format!(
+                "(flock {} sh -c 'sleep 600 & exec sleep 600') >/dev/null 2>&1 & echo $$",
+                file.display()
+            ))
             .process_group(0)
             .output()
             .unwrap();
         let pgid = String::from_utf8(first.stdout).unwrap().trim().to_string();
-        std::fs::write(d.path().join(GROUP_FILE), format!("{pgid}\n")).unwrap();
-        let group = rustix::process::Pid::from_raw(pgid.parse().unwrap()).unwrap();
-        assert!(rustix::process::test_kill_process_group(group).is_ok());
+        let locked = || {
+            let f = std::fs::File::open(&file).unwrap();
+            rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared).is_err()
+        };
+        assert!((0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            locked()
+        }));
+        std::fs::write(&file, format!("{pgid}\n")).unwrap();
         let mut bystander = std::process::Command::new("sleep")
             .arg("600")
             .current_dir(d.path())
             .spawn()
             .unwrap();
         assert!(kill_stragglers(d.path()).unwrap());
-        assert!(rustix::process::test_kill_process_group(group).is_err());
+        assert!(!locked_after_removal(&file));
         assert!(bystander.try_wait().unwrap().is_none(), "not in the group");
+        // A group file that nobody holds names a pid that may belong to
+        // anyone by now: nothing is killed.
+        std::fs::write(&file, format!("{}\n", bystander.id())).unwrap();
+        assert!(!kill_stragglers(d.path()).unwrap());
+        assert!(bystander.try_wait().unwrap().is_none());
+        assert!(!file.exists());
         bystander.kill().unwrap();
         bystander.wait().unwrap();
-        assert!(!d.path().join(GROUP_FILE).exists());
         assert!(!kill_stragglers(d.path()).unwrap());
+    }
+
+    /// Whether the (removed) group file's processes are gone: the file no
+    /// longer exists, which kill_stragglers does only once its lock was
+    /// free.
+    fn locked_after_removal(file: &Path) -> bool {
+        file.exists()
     }
 
     #[test]
