@@ -49,10 +49,16 @@ mod tests {
     #[test]
     fn quoting_is_only_added_when_needed() {
         assert_eq!(super::shell_quote("/a/b-c"), "/a/b-c");
-        for s in ["/a b", "it's", "$HOME", "a\"b"] {
+        for s in ["/a b", "it's", "$HOME", "a\"b", "`x`", "a\\b", "!x", "*"] {
             let q = super::shell_quote(s);
             assert_ne!(q, s);
-            assert_eq!(shlex::split(&q), Some(vec![s.to_string()]), "{q}");
+            // What a real shell makes of it.
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {q}"))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), s, "{q}");
         }
     }
 }
