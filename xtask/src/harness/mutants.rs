@@ -288,9 +288,18 @@ fn run_mutants(ui: &Ui, repo: &Path, diff: Option<&Path>, out: &Path) -> Result<
     // cargo-mutants exits 2 when mutants were missed, 3 on timeouts: the
     // summary files say what happened.  With nothing to mutate (a diff
     // that touches no judging function) it exits 0 without writing them.
-    let status = cmd.run_logged(ui, "mutants: cargo mutants", &log);
+    let status = cmd.run_logged_status(ui, "mutants: cargo mutants", &log)?;
+    // 0: all caught, 2: some missed, 3: some timed out.  Anything else (a
+    // usage error, a failing baseline, a signal) leaves an incomplete
+    // summary that must not become a report.
+    if !matches!(status.code(), Some(0 | 2 | 3)) {
+        anyhow::bail!(
+            "cargo mutants did not finish ({status}); log: {}",
+            log.display()
+        );
+    }
     let summary = out.join("mutants.out");
-    if status.is_ok() && !summary.exists() {
+    if status.success() && !summary.exists() {
         ui.line("mutants: no mutant in the selected code");
         return Ok(Summary::default());
     }
