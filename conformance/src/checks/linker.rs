@@ -623,7 +623,8 @@ mod tests {
         assert!(e.contains("not raised"), "{e}");
         // b.hs kept, or turned into a b or another hint (bti c): the fast
         // path may skip the cold block, or is not what docs/abi.md says.
-        for br in [0x54000042, 0x14000002, 0xd503245f] {
+        // (movz x0, #0 has an immediate 0 like nop, bti c is a hint too).
+        for br in [0x54000042, 0x14000002, 0xd503245f, 0xd2800000] {
             let mut w = after;
             w[3] = br;
             let e =
