@@ -127,32 +127,9 @@ pub fn conformance(ui: &Ui, cache: &Cache, repo: &Path, a: ConformanceArgs) -> R
         });
     }
     let report = if a.stress {
-        let dir = tempfile::Builder::new()
-            .prefix("split-stack-stress")
-            .tempdir()?;
-        let stc = conformance::stress::stress_toolchain(&tc, dir.path())?;
-        ui.line(
-            "stress mode: the runtime cases, linked with the crossing-stress runtime (docs/stress.md)",
-        );
-        conformance::run_checks(
-            &stc,
-            &conformance::stress::stress_checks(),
-            &mut ui.conformance_progress(),
-        )?
+        runtime_mode(ui, &tc, RuntimeMode::Stress)?
     } else if a.hardened {
-        let dir = tempfile::Builder::new()
-            .prefix("split-stack-hardened")
-            .tempdir()?;
-        let htc = conformance::stress::hardened_toolchain(&tc, dir.path())?;
-        ui.line(format!(
-            "hardened mode: the runtime cases with {}",
-            conformance::stress::HARDENING_FLAGS.join(" ")
-        ));
-        conformance::run_checks(
-            &htc,
-            &conformance::stress::runtime_checks(),
-            &mut ui.conformance_progress(),
-        )?
+        runtime_mode(ui, &tc, RuntimeMode::Hardened)?
     } else {
         conformance::run_with_progress(&tc, &mut ui.conformance_progress())?
     };
@@ -217,6 +194,44 @@ pub fn write_report(report: &conformance::Report, a: &ConformanceArgs) -> Result
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The two other ways of running the suite's runtime cases.
+#[derive(Debug, Clone, Copy)]
+pub enum RuntimeMode {
+    /// With the crossing-stress runtime (`conformance::stress`), every
+    /// runtime case but the exact guard values.
+    Stress,
+    /// With the distributions' hardening flags, every runtime case.
+    Hardened,
+}
+
+/// Runs the runtime cases of `tc` in `mode` (a driver wrapper in a
+/// scratch directory); returns the report.  Errors: as
+/// [`conformance::run_checks`], or the wrapper cannot be written.
+pub fn runtime_mode(
+    ui: &Ui,
+    tc: &conformance::Toolchain,
+    mode: RuntimeMode,
+) -> Result<conformance::Report> {
+    use conformance::stress;
+    let dir = tempfile::Builder::new()
+        .prefix("split-stack-mode")
+        .tempdir()?;
+    let (mtc, checks, what) = match mode {
+        RuntimeMode::Stress => (
+            stress::stress_toolchain(tc, dir.path())?,
+            stress::stress_checks(),
+            "the crossing-stress runtime (docs/stress.md)".to_string(),
+        ),
+        RuntimeMode::Hardened => (
+            stress::hardened_toolchain(tc, dir.path())?,
+            stress::runtime_checks(),
+            stress::HARDENING_FLAGS.join(" "),
+        ),
+    };
+    ui.line(format!("{mode:?} mode: the runtime cases with {what}"));
+    conformance::run_checks(&mtc, &checks, &mut ui.conformance_progress())
 }
 
 /// Runs the command and turns "could not run" into exit 2 and an

@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use crate::base::cache::Cache;
 use crate::base::manifest::Manifest;
 use crate::base::shell::{Cmd, Ui};
+use crate::cmd::conformance::RuntimeMode;
 use crate::toolchain::build::{self, BuildOptions};
 
 /// Environment variable through which tests find the built toolchain's
@@ -166,38 +167,21 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
         "test: self-test: {caught} of {} planted faults caught",
         st.faults.len()
     ));
-    ui.line("test: conformance --stress (runtime cases with the crossing-stress runtime)");
-    let stress_dir = tempfile::tempdir()?;
-    let stc = conformance::stress::stress_toolchain(&tc, stress_dir.path())?;
-    let report = conformance::run_checks(
-        &stc,
-        &conformance::stress::stress_checks(),
-        &mut ui.conformance_progress(),
-    )?;
-    if !report.conformant() {
-        eprint!("{}", report.render());
-        return Ok(ExitCode::FAILURE);
+    for (mode, name) in [
+        (RuntimeMode::Stress, "stress"),
+        (RuntimeMode::Hardened, "hardened"),
+    ] {
+        ui.line(format!("test: conformance --{name}"));
+        let report = crate::cmd::conformance::runtime_mode(ui, &tc, mode)?;
+        if !report.conformant() {
+            eprint!("{}", report.render());
+            return Ok(ExitCode::FAILURE);
+        }
+        ui.line(format!(
+            "test: {name}: {} runtime cases passed",
+            report.results.len()
+        ));
     }
-    ui.line(format!(
-        "test: stress: {} runtime cases passed",
-        report.results.len()
-    ));
-    ui.line("test: conformance --hardened (runtime cases with the distributions' hardening flags)");
-    let hardened_dir = tempfile::tempdir()?;
-    let htc = conformance::stress::hardened_toolchain(&tc, hardened_dir.path())?;
-    let report = conformance::run_checks(
-        &htc,
-        &conformance::stress::runtime_checks(),
-        &mut ui.conformance_progress(),
-    )?;
-    if !report.conformant() {
-        eprint!("{}", report.render());
-        return Ok(ExitCode::FAILURE);
-    }
-    ui.line(format!(
-        "test: hardened: {} runtime cases passed",
-        report.results.len()
-    ));
     ui.line("test: gcc-check --corpus --sample 3 (GCC's execute corpora, every mode)");
     let corpus = crate::harness::corpus::run(
         ui,

@@ -134,23 +134,6 @@ pub fn parse_modes(names: &[String]) -> Result<Vec<Mode>> {
 /// and the optimisation at which the interesting code moves most.
 pub const TORTURE_OPTIONS: &[&str] = &["-O0", "-O2"];
 
-/// The DejaGnu board for `mode`: the qemu board of `gcc-check` plus the
-/// mode's flags as `multilib_flags`.
-fn board(sysroot: &Path, flags: &[String]) -> String {
-    format!(
-        "load_generic_config \"sim\"\n\
-         set_board_info sim \"qemu-aarch64\"\n\
-         set_board_info sim,options \"-L {}\"\n\
-         set_board_info is_simulator 1\n\
-         set_board_info compiler \"[find_gcc]\"\n\
-         set_board_info gdb,noinferiorio 1\n\
-         set_board_info needs_status_wrapper 1\n\
-         set_board_info multilib_flags \"{}\"\n",
-        sysroot.display(),
-        flags.join(" ")
-    )
-}
-
 /// Writes the boards of `modes` and the site file (with the torture
 /// option sets) under `<cache>/dejagnu-corpus`; returns the site file.
 fn write_boards(cache: &Cache, modes: &[Mode], stress_dir: &Path) -> Result<PathBuf> {
@@ -159,7 +142,7 @@ fn write_boards(cache: &Cache, modes: &[Mode], stress_dir: &Path) -> Result<Path
     for m in modes {
         std::fs::write(
             dir.join(format!("boards/aarch64-qemu-{}.exp", m.name())),
-            board(&cache.patched_sysroot(), &m.flags(stress_dir)),
+            crate::harness::gcc_check::board(&cache.patched_sysroot(), &m.flags(stress_dir)),
         )?;
     }
     let opts = TORTURE_OPTIONS
@@ -402,7 +385,7 @@ mod tests {
         let h = Mode::Hardened.flags(d);
         assert_eq!(h[0], "-fsplit-stack");
         assert!(h.iter().any(|f| f == "-fstack-protector-strong"));
-        let b = board(Path::new("/sysroot"), &Mode::Split.flags(d));
+        let b = crate::harness::gcc_check::board(Path::new("/sysroot"), &Mode::Split.flags(d));
         assert!(
             b.contains("set_board_info multilib_flags \"-fsplit-stack\""),
             "{b}"

@@ -15,9 +15,10 @@ use crate::base::shell::{Cmd, Ui};
 use crate::harness::compare::{compare, Comparison, Results};
 
 /// The DejaGnu board: programs run under `qemu-aarch64 -L <sysroot>`, with
-/// GCC's status wrapper reporting the exit code.
-fn board(sysroot: &Path) -> String {
-    format!(
+/// GCC's status wrapper reporting the exit code; `flags` (if any) are
+/// added to every compilation and link as `multilib_flags`.
+pub(crate) fn board(sysroot: &Path, flags: &[String]) -> String {
+    let mut b = format!(
         "load_generic_config \"sim\"\n\
          set_board_info sim \"qemu-aarch64\"\n\
          set_board_info sim,options \"-L {}\"\n\
@@ -26,7 +27,14 @@ fn board(sysroot: &Path) -> String {
          set_board_info gdb,noinferiorio 1\n\
          set_board_info needs_status_wrapper 1\n",
         sysroot.display()
-    )
+    );
+    if !flags.is_empty() {
+        b.push_str(&format!(
+            "set_board_info multilib_flags \"{}\"\n",
+            flags.join(" ")
+        ));
+    }
+    b
 }
 
 /// Test files of `dir` whose names start with `prefix` and end in `.c`,
@@ -92,7 +100,7 @@ fn write_board(cache: &Cache) -> Result<PathBuf> {
     std::fs::create_dir_all(dir.join("boards"))?;
     std::fs::write(
         dir.join("boards/aarch64-qemu.exp"),
-        board(&cache.patched_sysroot()),
+        board(&cache.patched_sysroot(), &[]),
     )?;
     let site = dir.join("site.exp");
     std::fs::write(
