@@ -386,6 +386,9 @@ impl Cmd {
         let mut pause = Duration::from_millis(1);
         let r = loop {
             match child.handle.try_wait() {
+                // A child that ended because Ctrl-C stopped its group is
+                // an interruption, not a failure of its own.
+                Ok(Some(_)) if interrupted() => break Err(Interrupted.into()),
                 Ok(Some(out)) => break Ok(Ended::Exited(out.clone())),
                 Ok(None) => {}
                 Err(e) => {
@@ -462,9 +465,15 @@ impl Cmd {
         self.read_expr(self.expr().stdin_null())
     }
 
-    /// Like [`Cmd::read`], with stdin taken from `bytes`.
+    /// Like [`Cmd::read`], with stdin taken from `bytes` (through an
+    /// anonymous file: no writer thread that a child which does not read
+    /// could hold up).
     pub fn read_with_stdin(&self, bytes: &[u8]) -> Result<String> {
-        self.read_expr(self.expr().stdin_bytes(bytes.to_vec()))
+        use std::io::{Seek, Write as _};
+        let mut f = tempfile::tempfile()?;
+        f.write_all(bytes)?;
+        f.seek(std::io::SeekFrom::Start(0))?;
+        self.read_expr(self.expr().stdin_file(f))
     }
 
     /// Like [`Cmd::read`], with stdin taken from the file `path`.
@@ -485,9 +494,9 @@ impl Cmd {
         Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
     }
 
-    /// Runs the command with the terminal as its stdin, stdout and stderr
-    /// (for `cargo` steps whose output the user watches); returns whether
-    /// it succeeded.  Errors: it cannot start, times out or is interrupted.
+    /// Runs the command with the terminal as its stdout and stderr and
+    /// no stdin (for `cargo` steps whose output the user watches); returns
+    /// whether it succeeded.  Errors: it cannot start, times out or is interrupted.
     pub fn status(&self) -> Result<bool> {
         let child = self.start(self.expr().stdin_null())?;
         match self.wait(child, || {})? {
@@ -817,6 +826,23 @@ mod tests {
             .read()
             .unwrap();
         assert_eq!(out, "done");
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn stdin_goes_through_a_file() {
+        let big = "x".repeat(200_000);
+        let out = Cmd::new("wc")
+            .arg("-c")
+            .read_with_stdin(big.as_bytes())
+            .unwrap();
+        assert_eq!(out.trim(), "200000");
+        // A child that never reads its stdin does not hold up the caller.
+        let t = Instant::now();
+        Cmd::new("sh")
+            .args(["-c", "sleep 5 <&0 & exit 0"])
+            .read_with_stdin(big.as_bytes())
+            .unwrap();
         assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     }
 

@@ -285,10 +285,11 @@ pub fn build_toolchain(
     opts: &BuildOptions,
 ) -> Result<ToolchainInfo> {
     let _lock = cache.lock()?;
-    // Before anything is read: the quick key must describe inputs that
-    // were built, not ones edited while the build ran.
-    let quick = quick_key(cache, repo, opts)?;
     hostdeps::ensure(ui, hostdeps::REQUIREMENTS, &cache.log("host-packages"))?;
+    // Before any input is read (but after the host's cross compiler is
+    // installed): the quick key must describe inputs that were built, not
+    // ones edited while the build ran.
+    let quick = quick_key(cache, repo, opts)?;
     let mut apt = Apt::new(cache.apt(), manifest);
 
     // Sources and patch series, by component.
@@ -1087,7 +1088,7 @@ mod tests {
             .spawn()
             .unwrap();
         assert!(kill_stragglers(d.path()).unwrap());
-        assert!(!locked_after_removal(&file));
+        assert!(!file.exists(), "removed once its lock was free");
         assert!(bystander.try_wait().unwrap().is_none(), "not in the group");
         // A group file that nobody holds names a pid that may belong to
         // anyone by now: nothing is killed.
@@ -1098,13 +1099,6 @@ mod tests {
         bystander.kill().unwrap();
         bystander.wait().unwrap();
         assert!(!kill_stragglers(d.path()).unwrap());
-    }
-
-    /// Whether the (removed) group file's processes are gone: the file no
-    /// longer exists, which kill_stragglers does only once its lock was
-    /// free.
-    fn locked_after_removal(file: &Path) -> bool {
-        file.exists()
     }
 
     #[test]
