@@ -623,8 +623,9 @@ mod tests {
         assert!(e.contains("not raised"), "{e}");
         // b.hs kept, or turned into a b or another hint (bti c): the fast
         // path may skip the cold block, or is not what docs/abi.md says.
-        // (movz x0, #0 has an immediate 0 like nop, bti c is a hint too).
-        for br in [0x54000042, 0x14000002, 0xd503245f, 0xd2800000] {
+        // (bti c and bti are hints too, bti with immediate 0 like nop;
+        // movz x0, #0 writes an immediate 0).
+        for br in [0x54000042, 0x14000002, 0xd503245f, 0xd503241f, 0xd2800000] {
             let mut w = after;
             w[3] = br;
             let e =
