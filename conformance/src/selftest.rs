@@ -621,12 +621,9 @@ pub(crate) fn write_script(path: &Path, text: &str) -> Result<()> {
 
 /// Quotes `s` for a POSIX shell.
 pub(crate) fn sh_quote(s: &str) -> String {
-    // Always quoted (`shlex`), so that a Perl program stays one word.
-    match shlex::try_quote(s) {
-        Ok(q) if q.starts_with('\'') || q.starts_with('"') => q.into_owned(),
-        Ok(q) => format!("'{q}'"),
-        Err(_) => format!("'{}'", s.replace('\'', r"'\''")),
-    }
+    // Always one single-quoted word (a Perl program must stay one word;
+    // `shlex` may quote only parts of a string).
+    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// The real program `name` the driver uses (`-print-prog-name`).
@@ -1015,6 +1012,18 @@ mod tests {
             ),
             "\tadd\tx0, x0, #:tprel_hi12:tls_first+16, lsl #12\n\tadd\tx0, x0, #:tprel_lo12_nc:tls_first+16"
         );
+    }
+
+    #[test]
+    fn every_planted_program_stays_one_shell_word() {
+        for f in FAULTS {
+            if let Plant::Asm(p) | Plant::AsmFile(p) = f.plant {
+                let out = duct::cmd("sh", ["-c", &format!("printf %s {}", sh_quote(p))])
+                    .read()
+                    .unwrap();
+                assert_eq!(out, p, "{}", f.name);
+            }
+        }
     }
 
     #[test]
