@@ -445,6 +445,22 @@ pub fn judge_verdict(report: &Report) -> String {
     }
 }
 
+#[cfg(test)]
+impl Toolchain {
+    /// A toolchain for unit tests: the driver `gcc`, sysroot `/s`, no old
+    /// sysroots, `qemu-aarch64`, no chroot, the driver's own sysroot.
+    pub(crate) fn for_tests(gcc: &str) -> Toolchain {
+        Toolchain {
+            gcc: gcc.into(),
+            sysroot: "/s".into(),
+            old_sysroots: vec![],
+            qemu: "qemu-aarch64".into(),
+            chroot: None,
+            compile_with: CompileWith::Own,
+        }
+    }
+}
+
 /// Whether a GCC target triplet (`gcc -dumpmachine`) is AArch64
 /// little-endian GNU/Linux: `aarch64-linux-gnu` or
 /// `aarch64-<vendor>-linux-gnu`.

@@ -390,12 +390,9 @@ mod tests {
     fn programs_are_found_through_path() {
         // qemu-aarch64 is given as a bare name: it must be searched in PATH.
         let tc = Toolchain {
-            gcc: "sh".into(),
             sysroot: "/".into(),
-            old_sysroots: vec![],
             qemu: "true".into(),
-            chroot: None,
-            compile_with: crate::CompileWith::Own,
+            ..Toolchain::for_tests("sh")
         };
         let d = tempfile::tempdir().unwrap();
         let p = Probe::new(&tc, d.path());

@@ -1029,14 +1029,7 @@ mod tests {
     #[test]
     fn the_wrapper_driver_passes_b_and_filters_options() {
         let d = tempfile::tempdir().unwrap();
-        let tc = Toolchain {
-            gcc: "/bin/echo".into(),
-            sysroot: "/s".into(),
-            old_sysroots: vec![],
-            qemu: "qemu-aarch64".into(),
-            chroot: None,
-            compile_with: crate::CompileWith::Own,
-        };
+        let tc = crate::Toolchain::for_tests("/bin/echo");
         let w = wrapper_driver(&tc, d.path(), &["-fuse-ld=bfd"], Some("-Wl,--split")).unwrap();
         let out = duct::cmd!(&w, "-O2", "-Wl,--split-stack-adjust-size=0x10", "a b.c")
             .read()

@@ -306,14 +306,7 @@ mod tests {
     #[test]
     fn the_hardened_driver_adds_the_flags_and_pie_only_for_executables() {
         let d = tempfile::tempdir().unwrap();
-        let tc = crate::Toolchain {
-            gcc: "/bin/echo".into(),
-            sysroot: "/s".into(),
-            old_sysroots: vec![],
-            qemu: "qemu-aarch64".into(),
-            chroot: None,
-            compile_with: crate::CompileWith::Own,
-        };
+        let tc = crate::Toolchain::for_tests("/bin/echo");
         let h = hardened_toolchain(&tc, d.path()).unwrap();
         let run = |args: &[&str]| duct::cmd(&h.gcc, args).read().unwrap();
         let exe = run(&["-O2", "a b.c"]);

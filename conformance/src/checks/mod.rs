@@ -307,14 +307,7 @@ mod tests {
 
     #[test]
     fn a_failed_gate_skips_the_checks_that_need_it() {
-        let tc = crate::Toolchain {
-            gcc: "/nonexistent/gcc".into(),
-            sysroot: "/s".into(),
-            old_sysroots: vec![],
-            qemu: "qemu-aarch64".into(),
-            chroot: None,
-            compile_with: crate::CompileWith::Own,
-        };
+        let tc = crate::Toolchain::for_tests("/nonexistent/gcc");
         let dir = std::path::Path::new("/nonexistent");
         let p = Probe::new(&tc, dir);
         let checks = vec![
