@@ -124,6 +124,21 @@ pub fn report(title: &str, u: &Results, p: &Results, c: &Comparison) -> String {
     md
 }
 
+/// Writes the Markdown report `md` to `<cache>/logs/<file>`, prints it
+/// and names the file.  Errors: it cannot be written.
+pub fn publish(
+    ui: &crate::base::shell::Ui,
+    cache: &crate::base::cache::Cache,
+    file: &str,
+    md: &str,
+) -> anyhow::Result<std::path::PathBuf> {
+    let out = cache.logs().join(file);
+    crate::base::cache::write_atomic(&out, md.as_bytes())?;
+    print!("{md}");
+    ui.line(format!("report: {}", out.display()));
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

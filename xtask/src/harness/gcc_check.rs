@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::base::cache::{write_atomic, Cache, KeyHasher};
+use crate::base::cache::{Cache, KeyHasher};
 use crate::base::git::{fresh_worktree, rev_parse};
 use crate::base::shell::{Cmd, Ui};
 use crate::harness::compare::{compare, Comparison, Results};
@@ -340,10 +340,7 @@ pub fn compare_run(ui: &Ui, cache: &Cache, selections: &[String]) -> Result<Comp
         &p,
         &c,
     );
-    let out = cache.logs().join("gcc-compare.md");
-    write_atomic(&out, md.as_bytes())?;
-    print!("{md}");
-    ui.line(format!("report: {}", out.display()));
+    crate::harness::compare::publish(ui, cache, "gcc-compare.md", &md)?;
     Ok(c)
 }
 

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::base::cache::{write_atomic, Cache, KeyHasher};
+use crate::base::cache::{Cache, KeyHasher};
 use crate::base::git::{fresh_worktree, rev_parse};
 use crate::base::shell::{Cmd, Ui};
 use crate::harness::compare::{compare, passes, report, Comparison, Results};
@@ -325,10 +325,7 @@ pub fn run(
             format!("wall time {} min", started.elapsed().as_secs() / 60)
         }
     ));
-    let out = cache.logs().join("glibc-compare.md");
-    write_atomic(&out, md.as_bytes())?;
-    print!("{md}");
-    ui.line(format!("report: {}", out.display()));
+    crate::harness::compare::publish(ui, cache, "glibc-compare.md", &md)?;
     Ok(c)
 }
 
