@@ -115,6 +115,21 @@ enum Command {
         /// With --corpus: the modes (default: split, stress, hardened).
         #[arg(long, requires = "corpus", value_delimiter = ',', value_name = "MODE")]
         mode: Vec<String>,
+        /// With --corpus: only these corpora (default: all four), by
+        /// directory, e.g. gcc.c-torture/execute.
+        #[arg(
+            long,
+            requires = "corpus",
+            value_delimiter = ',',
+            value_name = "CORPUS"
+        )]
+        corpora: Vec<String>,
+        /// With --corpus: compile in the modes (not in the plain reference)
+        /// with this cc1/cc1plus instead of the build tree's, through GCC's
+        /// -wrapper; for showing what the corpora catch in a changed
+        /// compiler.  Writes <cache>/logs/corpus-cc1.md instead.
+        #[arg(long, requires = "corpus", value_name = "PATH")]
+        cc1: Option<PathBuf>,
         /// DejaGnu selections, e.g. `aarch64.exp=split-stack-1.c`.
         selections: Vec<String>,
     },
@@ -267,10 +282,17 @@ fn run() -> Result<ExitCode> {
             corpus: true,
             sample,
             mode,
+            corpora,
+            cc1,
             ..
         } => {
-            let modes = harness::corpus::parse_modes(&mode)?;
-            let r = harness::corpus::run(&ui, &cache, harness::corpus::CORPORA, &modes, sample)?;
+            let opts = harness::corpus::Options {
+                corpora: harness::corpus::parse_corpora(&corpora)?,
+                modes: harness::corpus::parse_modes(&mode)?,
+                sample,
+                cc1,
+            };
+            let r = harness::corpus::run(&ui, &cache, &opts)?;
             if r.regressions() > 0 {
                 return Ok(ExitCode::FAILURE);
             }

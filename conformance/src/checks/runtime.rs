@@ -56,6 +56,8 @@ const FIND_SRC: &str = include_str!("../../cases/splitstack_find.c");
 const GUARD_VALUES_SRC: &str = include_str!("../../cases/guard_values.c");
 const EH_SRC: &str = include_str!("../../cases/eh.cc");
 const UNWIND_PAD_SRC: &str = include_str!("../../cases/unwind_pad.c");
+const NESTED_SRC: &str = include_str!("../../cases/nested.c");
+const APPLY_SRC: &str = include_str!("../../cases/builtin_apply.c");
 
 /// `-DGUARD_OFFSET=` with [`crate::abi::GUARD_OFFSET_FROM_TP`] (bytes
 /// from TP; a unit test keeps the two equal), for the cases that read the
@@ -170,6 +172,33 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: UNWIND_PAD_SRC,
         flags: &["-O2", "-fexceptions", "-static"],
         expect: "unwind pad ok\n",
+        cpu: None,
+    },
+    RuntimeCase {
+        id: "runtime/nested-trampolines",
+        title: "trampolines of nested functions built in frames on new segments (an executable stack makes segments executable), initial thread and a thread",
+        file: "nested.c",
+        src: NESTED_SRC,
+        flags: &["-O2", "-pthread"],
+        expect: "nested ok\n",
+        cpu: None,
+    },
+    RuntimeCase {
+        id: "runtime/builtin-apply",
+        title: "__builtin_apply_args on a new segment finds the caller's stack arguments in the previous one (the forwarding function has no stack parameters)",
+        file: "builtin_apply.c",
+        src: APPLY_SRC,
+        flags: &["-O2"],
+        expect: "apply ok\n",
+        cpu: None,
+    },
+    RuntimeCase {
+        id: "runtime/builtin-apply-O0",
+        title: "the same at -O0",
+        file: "builtin_apply.c",
+        src: APPLY_SRC,
+        flags: &["-O0"],
+        expect: "apply ok\n",
         cpu: None,
     },
     RuntimeCase {

@@ -186,9 +186,12 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
     let corpus = crate::harness::corpus::run(
         ui,
         &cache,
-        crate::harness::corpus::CORPORA,
-        &crate::harness::corpus::parse_modes(&[])?,
-        Some(3),
+        &crate::harness::corpus::Options {
+            corpora: crate::harness::corpus::CORPORA.to_vec(),
+            modes: crate::harness::corpus::parse_modes(&[])?,
+            sample: Some(3),
+            cc1: None,
+        },
     )?;
     if corpus.regressions() > 0 {
         eprintln!(

@@ -31,6 +31,9 @@ pub struct Corpus {
     pub target: &'static str,
     /// The `.exp` driver (with a file selection where needed).
     pub exp: &'static str,
+    /// Test files that found defects of the series (docs/corpus.md):
+    /// every sample runs them too.
+    pub found: &'static [&'static str],
 }
 
 /// The corpora of issue 19: C execute tests, the torture tests of
@@ -42,21 +45,27 @@ pub const CORPORA: &[Corpus] = &[
         name: "gcc.c-torture/execute",
         target: "check-gcc",
         exp: "execute.exp",
+        // Trampolines on segments (libgcc: executable segments) and
+        // __builtin_apply_args on a segment (x14).
+        found: &["nestfunc-3.c", "20000822-1.c", "pr47237.c"],
     },
     Corpus {
         name: "gcc.dg/torture",
         target: "check-gcc",
         exp: "dg-torture.exp",
+        found: &[],
     },
     Corpus {
         name: "g++.dg/torture",
         target: "check-g++",
         exp: "dg-torture.exp",
+        found: &[],
     },
     Corpus {
         name: "g++.dg/eh",
         target: "check-g++",
         exp: "dg.exp=eh/*.C",
+        found: &[],
     },
 ];
 
@@ -129,6 +138,64 @@ pub fn parse_modes(names: &[String]) -> Result<Vec<Mode>> {
         .collect()
 }
 
+/// The corpora named by `--corpora` (default: all of [`CORPORA`]).
+/// Errors: an unknown name.
+pub fn parse_corpora(names: &[String]) -> Result<Vec<Corpus>> {
+    if names.is_empty() {
+        return Ok(CORPORA.to_vec());
+    }
+    names
+        .iter()
+        .map(|n| {
+            CORPORA
+                .iter()
+                .copied()
+                .find(|c| c.name == n.trim_end_matches('/'))
+                .with_context(|| {
+                    let all: Vec<&str> = CORPORA.iter().map(|c| c.name).collect();
+                    format!("no corpus {n}: the corpora are {}", all.join(", "))
+                })
+        })
+        .collect()
+}
+
+/// What `cargo xtask gcc-check --corpus` runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The corpora, in order.
+    pub corpora: Vec<Corpus>,
+    /// The modes besides the plain reference.
+    pub modes: Vec<Mode>,
+    /// Only the first that many test files of each corpus (CI's sample).
+    pub sample: Option<usize>,
+    /// A `cc1` (and, beside it, `cc1plus`) to compile with in the modes
+    /// instead of the build tree's, through GCC's `-wrapper`.
+    pub cc1: Option<PathBuf>,
+}
+
+/// The shell script given to GCC's `-wrapper`: runs every subprocess
+/// unchanged except `cc1` and `cc1plus`, which it replaces by the ones
+/// in `dir`.  Errors: `dir` holds neither.
+fn cc1_wrapper(dir: &Path) -> Result<String> {
+    if !dir.join("cc1").is_file() && !dir.join("cc1plus").is_file() {
+        anyhow::bail!(
+            "--cc1: {} holds neither cc1 nor cc1plus; give the path of a cc1 built from \
+             the GCC work tree (see docs/corpus.md)",
+            dir.display()
+        );
+    }
+    let d = dir.display().to_string().replace('\'', "'\\''");
+    Ok(format!(
+        "#!/bin/sh\n\
+         # Written by cargo xtask gcc-check --corpus --cc1.\n\
+         case \"$1\" in\n\
+         */cc1) shift; exec '{d}/cc1' \"$@\" ;;\n\
+         */cc1plus) shift; exec '{d}/cc1plus' \"$@\" ;;\n\
+         esac\n\
+         exec \"$@\"\n"
+    ))
+}
+
 /// The option sets each torture test is built with (`TORTURE_OPTIONS`),
 /// chosen to keep a full run near an hour on 2 cores: no optimisation,
 /// and the optimisation at which the interesting code moves most.
@@ -136,13 +203,33 @@ pub const TORTURE_OPTIONS: &[&str] = &["-O0", "-O2"];
 
 /// Writes the boards of `modes` and the site file (with the torture
 /// option sets) under `<cache>/dejagnu-corpus`; returns the site file.
-fn write_boards(cache: &Cache, modes: &[Mode], stress_dir: &Path) -> Result<PathBuf> {
+fn write_boards(
+    cache: &Cache,
+    modes: &[Mode],
+    stress_dir: &Path,
+    cc1: Option<&Path>,
+) -> Result<PathBuf> {
     let dir = cache.root().join("dejagnu-corpus");
     std::fs::create_dir_all(dir.join("boards"))?;
+    let wrapper = match cc1 {
+        Some(c) => {
+            let from = c.parent().unwrap_or(Path::new("."));
+            let w = dir.join("cc1-wrapper.sh");
+            write_atomic(&w, cc1_wrapper(from)?.as_bytes())?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&w, std::fs::Permissions::from_mode(0o755))?;
+            Some(w)
+        }
+        None => None,
+    };
     for m in modes {
+        let mut flags = m.flags(stress_dir);
+        if let (Some(w), false) = (&wrapper, *m == Mode::Plain) {
+            flags.push(format!("-wrapper {}", w.display()));
+        }
         std::fs::write(
             dir.join(format!("boards/aarch64-qemu-{}.exp", m.name())),
-            crate::harness::gcc_check::board(&cache.patched_sysroot(), &m.flags(stress_dir)),
+            crate::harness::gcc_check::board(&cache.patched_sysroot(), &flags),
         )?;
     }
     let opts = TORTURE_OPTIONS
@@ -287,7 +374,8 @@ impl CorpusReport {
     }
 }
 
-/// The first `n` test files of `corpus` (sorted by name): the sample.
+/// The first `n` test files of `corpus` (sorted by name) and its
+/// [`Corpus::found`] files: the sample.
 fn sample_files(cache: &Cache, corpus: &Corpus, n: usize) -> Result<Vec<String>> {
     let dir = cache.src("gcc").join("gcc/testsuite").join(corpus.name);
     let ext = if corpus.target == "check-g++" {
@@ -295,26 +383,32 @@ fn sample_files(cache: &Cache, corpus: &Corpus, n: usize) -> Result<Vec<String>>
     } else {
         ".c"
     };
-    let mut v: Vec<String> = std::fs::read_dir(&dir)
+    let v: Vec<String> = std::fs::read_dir(&dir)
         .with_context(|| format!("cannot read {}", dir.display()))?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n.ends_with(ext))
         .collect();
-    v.sort();
-    v.truncate(n);
-    Ok(v)
+    Ok(sample(v, n, corpus.found))
+}
+
+/// The first `n` of `files` by name, then those of `found` not among
+/// them.
+fn sample(mut files: Vec<String>, n: usize, found: &[&str]) -> Vec<String> {
+    files.sort();
+    files.truncate(n);
+    for f in found {
+        if !files.iter().any(|x| x == f) {
+            files.push(f.to_string());
+        }
+    }
+    files
 }
 
 /// Runs `corpora` in plain and in `modes`; with `sample`, only the first
 /// that many test files of each corpus (what CI runs).  Errors: no GCC
 /// build tree, DejaGnu missing, a run produced no summary.
-pub fn run(
-    ui: &Ui,
-    cache: &Cache,
-    corpora: &[Corpus],
-    modes: &[Mode],
-    sample: Option<usize>,
-) -> Result<CorpusReport> {
+pub fn run(ui: &Ui, cache: &Cache, opts: &Options) -> Result<CorpusReport> {
+    let (corpora, modes, sample) = (&opts.corpora, &opts.modes, opts.sample);
     let start = Instant::now();
     let build = cache.build("gcc").join("gcc");
     crate::harness::gcc_check::check_prerequisites(ui, cache, &build)?;
@@ -324,7 +418,14 @@ pub fn run(
     conformance::stress::write_stress_libgcc(&gcc, &stress_dir)?;
     let mut all = vec![Mode::Plain];
     all.extend(modes.iter().copied().filter(|m| *m != Mode::Plain));
-    let site = write_boards(cache, &all, &stress_dir)?;
+    let cc1 = match &opts.cc1 {
+        Some(c) => Some(
+            std::fs::canonicalize(c)
+                .with_context(|| format!("--cc1: cannot find {}", c.display()))?,
+        ),
+        None => None,
+    };
+    let site = write_boards(cache, &all, &stress_dir, cc1.as_deref())?;
     let mut runs = Vec::new();
     let mut comparisons = Vec::new();
     for corpus in corpora {
@@ -362,11 +463,26 @@ pub fn run(
         comparisons,
         took: start.elapsed(),
     };
-    let out = cache.logs().join("corpus.md");
-    let command = match sample {
-        Some(n) => format!("cargo xtask gcc-check --corpus --sample {n}"),
-        None => "cargo xtask gcc-check --corpus".into(),
-    };
+    let out = cache.logs().join(if cc1.is_some() {
+        "corpus-cc1.md"
+    } else {
+        "corpus.md"
+    });
+    let mut command = "cargo xtask gcc-check --corpus".to_string();
+    if let Some(n) = sample {
+        command.push_str(&format!(" --sample {n}"));
+    }
+    if opts.corpora.len() != CORPORA.len() {
+        let names: Vec<&str> = opts.corpora.iter().map(|c| c.name).collect();
+        command.push_str(&format!(" --corpora {}", names.join(",")));
+    }
+    if opts.modes != [Mode::Split, Mode::Stress, Mode::Hardened] {
+        let names: Vec<&str> = opts.modes.iter().map(|m| m.name()).collect();
+        command.push_str(&format!(" --mode {}", names.join(",")));
+    }
+    if let Some(c) = &cc1 {
+        command.push_str(&format!(" --cc1 {}", c.display()));
+    }
     write_atomic(&out, report.markdown(&command).as_bytes())?;
     ui.line(format!("corpus: report {}", out.display()));
     Ok(report)
@@ -375,6 +491,60 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn corpora_are_chosen_by_directory() {
+        assert_eq!(parse_corpora(&[]).unwrap().len(), CORPORA.len());
+        let c = parse_corpora(&["g++.dg/eh/".into(), "gcc.c-torture/execute".into()]).unwrap();
+        assert_eq!(c[0].name, "g++.dg/eh");
+        assert_eq!(c[1].name, "gcc.c-torture/execute");
+        let e = parse_corpora(&["gcc.dg".into()]).unwrap_err().to_string();
+        assert!(
+            e.contains("no corpus gcc.dg") && e.contains("g++.dg/torture"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_wrapper_replaces_cc1_and_nothing_else() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(cc1_wrapper(d.path()).is_err());
+        let cc1 = d.path().join("cc1");
+        std::fs::write(&cc1, "#!/bin/sh\necho \"other cc1 $*\"\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cc1, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let w = d.path().join("w.sh");
+        std::fs::write(&w, cc1_wrapper(d.path()).unwrap()).unwrap();
+        let run = |args: &[&str]| {
+            let o = std::process::Command::new("sh")
+                .arg(&w)
+                .args(args)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        assert_eq!(
+            run(&["/build/gcc/cc1", "-O2", "x.c"]),
+            "other cc1 -O2 x.c\n"
+        );
+        assert_eq!(run(&["/bin/echo", "as", "-o", "x.o"]), "as -o x.o\n");
+        // A cc1plus that is not in the directory is a failure, not the
+        // build tree's.
+        assert_eq!(run(&["/build/gcc/cc1plus", "x.C"]), "");
+    }
+
+    #[test]
+    fn every_sample_runs_the_files_that_found_defects() {
+        let files = ["c.c", "a.c", "nestfunc-3.c", "b.c"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(sample(files.clone(), 2, &[]), ["a.c", "b.c"]);
+        assert_eq!(
+            sample(files.clone(), 2, &["nestfunc-3.c", "a.c"]),
+            ["a.c", "b.c", "nestfunc-3.c"]
+        );
+        assert_eq!(sample(files, 9, &["nestfunc-3.c"]).len(), 4);
+    }
 
     #[test]
     fn modes_add_their_flags_and_nothing_else() {
