@@ -287,17 +287,19 @@ impl<'a> Probe<'a> {
     /// inside ROOT.  Errors: `exe` or `sysroot` outside the root
     /// filesystem in chroot mode, or the runner cannot be started.
     pub fn run(&self, exe: &Path, sysroot: &Path, env: &[(&str, &str)]) -> Result<Run> {
-        self.run_on_cpu(exe, sysroot, env, None)
+        self.run_with_qemu(exe, sysroot, env, &[])
     }
 
-    /// [`Probe::run`] on the qemu CPU model `cpu` (`QEMU_CPU`, e.g. `max`
-    /// for BTI, PAC and SVE; `None`: qemu's default).
-    pub fn run_on_cpu(
+    /// [`Probe::run`] with qemu-user's own environment variables `qemu`
+    /// (e.g. `QEMU_CPU=max` for BTI, PAC and SVE, `QEMU_SINGLESTEP=1`);
+    /// qemu's `QEMU_CPU` and `QEMU_SINGLESTEP` from the caller's
+    /// environment are dropped, so that only `qemu` sets them.
+    pub fn run_with_qemu(
         &self,
         exe: &Path,
         sysroot: &Path,
         env: &[(&str, &str)],
-        cpu: Option<&str>,
+        qemu: &[(&str, &str)],
     ) -> Result<Run> {
         let mut args: Vec<std::ffi::OsString> = Vec::new();
         let mut guest_env: Vec<(&str, &str)> = Vec::new();
@@ -335,11 +337,13 @@ impl<'a> Probe<'a> {
         };
         // As an OsString: duct runs a relative `Path` from the current
         // directory instead of searching PATH.
-        let mut e = duct::cmd(program.into_os_string(), args).env_remove("QEMU_LD_PREFIX");
-        e = match cpu {
-            Some(c) => e.env("QEMU_CPU", c),
-            None => e.env_remove("QEMU_CPU"),
-        };
+        let mut e = duct::cmd(program.into_os_string(), args)
+            .env_remove("QEMU_LD_PREFIX")
+            .env_remove("QEMU_CPU")
+            .env_remove("QEMU_SINGLESTEP");
+        for (k, v) in qemu {
+            e = e.env(k, v);
+        }
         for (k, v) in guest_env {
             e = e.env(k, v);
         }

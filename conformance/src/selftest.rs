@@ -62,9 +62,18 @@ pub enum Plant {
     },
 }
 
-/// `stur x9, [x10, #-8]`: how `__morestack` stores a guard (docs/abi.md,
-/// 5.8): on the switch to a new segment, on the return, in the landing pad.
+/// `stur x9, [x10, #-8]`: how `__morestack` stores a guard computed after
+/// a C call (docs/abi.md, 5.8): on the switch to a segment it allocated,
+/// in the landing pad (after `__generic_findstack`), on the switch to a
+/// lone segment.
 const STUR_GUARD: u32 = 0xf81f_8149;
+/// `stur x9, [x11, #-8]`: how `__morestack` stores a guard on the switch
+/// to a reused segment, when it restores the guard found on entry on the
+/// return, and in the landing pad of a lone segment.
+const STUR_GUARD_X11: u32 = 0xf81f_8169;
+/// `stur x13, [x11, #-8]`: `__morestack` storing GUARD_BUSY before it
+/// changes the segment list without blocking signals (docs/abi.md, 5.8).
+const STUR_BUSY: u32 = 0xf81f_816d;
 /// `nop`.
 const NOP: u32 = 0xd503_201f;
 /// `mov sp, x29`: `__morestack` going back to its frame on the old
@@ -285,12 +294,23 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         name: "libgcc-return-guard",
-        rule: "__morestack restores the old segment's guard when the function returns, planted: the store skipped (5.8)",
+        rule: "__morestack restores the guard it found on entry when the function returns, planted: the store skipped (5.8)",
         owners: &["runtime/guard-values", "runtime/guard-values-static"],
         plant: Plant::LibgccWord {
             function: "__morestack",
-            word: STUR_GUARD,
+            word: STUR_GUARD_X11,
             nth: 1,
+            to: NOP,
+        },
+    },
+    Fault {
+        name: "libgcc-no-busy-guard",
+        rule: "__morestack holds the guard at GUARD_BUSY while it switches to a reused segment with signals unblocked, planted: the store skipped (5.8)",
+        owners: &["runtime/signal-crossings"],
+        plant: Plant::LibgccWord {
+            function: "__morestack",
+            word: STUR_BUSY,
+            nth: 0,
             to: NOP,
         },
     },
@@ -305,7 +325,7 @@ pub const FAULTS: &[Fault] = &[
         plant: Plant::LibgccWord {
             function: "__morestack",
             word: STUR_GUARD,
-            nth: 2,
+            nth: 1,
             to: NOP,
         },
     },

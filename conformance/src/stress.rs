@@ -7,22 +7,26 @@
 //! convention, only where the guard points (docs/abi.md, 5.8 and
 //! `docs/stress.md`).
 //!
-//! Three guard stores of libgcc's `morestack.S` change, each found by its
-//! exact instruction words (an error names any that is missing, so a
-//! changed `morestack.S` is noticed rather than silently not stressed):
+//! Three guard computations of libgcc's `morestack.S` change, each found
+//! by its exact instruction words (an error names any that is missing, so
+//! a changed `morestack.S` is noticed rather than silently not stressed):
 //!
-//! 1. `__morestack`, switching to a new segment: the guard becomes the new
-//!    segment's top (the SP the function continues with) instead of its
-//!    bottom + BACKOFF, so the function's first call into split-stack code
-//!    crosses again (`sub x9, x0, x10; add x9, x9, #BACKOFF` becomes
-//!    `mov x9, x0; nop`);
-//! 2. `__morestack`, returning: the guard becomes the caller's SP + 16
-//!    (`__morestack`'s CFA + 16) instead of the old segment's bottom +
-//!    BACKOFF, so the caller's next call crosses again (`add x9, x29,
-//!    #FRAME + 16; nop`);
+//! 1. `__morestack`, switching to a reused segment (the path without
+//!    system calls): the guard becomes the new segment's top (the SP the
+//!    function continues with) instead of its bottom + BACKOFF, so the
+//!    function's first call into split-stack code crosses again (`mov sp,
+//!    x10; add x9, x9, #BACKOFF` becomes `mov sp, x10; mov x9, x10`);
+//! 2. `__morestack`, switching to a segment it had to allocate: the same
+//!    (`sub x9, x0, x10; add x9, x9, #BACKOFF` becomes `mov x9, x0; nop`);
 //! 3. `__stack_split_initialize`: the initial thread's guard becomes
 //!    S + 4 KiB instead of S - 16 KiB, so that `main` crosses at once
 //!    (`add x10, x0, #1, lsl #12; nop`).
+//!
+//! On the way back `__morestack` restores the guard it found on entry
+//! (docs/abi.md, 5.8), which for a stressed caller already lies above its
+//! SP: the caller's next call crosses again without a change there.  A
+//! lone segment (a crossing from a signal handler that interrupted
+//! another one) keeps its normal guard.
 //!
 //! The stack actually allocated is unchanged (every segment still has its
 //! BACKOFF slack below the real frame), so code that does not check the
@@ -39,12 +43,14 @@ use crate::Toolchain;
 
 /// `sub x9, x0, x10`.
 const SUB_X9_X0_X10: u32 = 0xcb0a_0009;
+/// `mov sp, x10`.
+const MOV_SP_X10: u32 = 0x9100_015f;
+/// `mov x9, x10` (`orr x9, xzr, x10`).
+const MOV_X9_X10: u32 = 0xaa0a_03e9;
 /// `add x9, x9, #4, lsl #12` (BACKOFF, 16 KiB).
 const ADD_X9_BACKOFF: u32 = 0x9140_1129;
 /// `mov x9, x0` (`orr x9, xzr, x0`).
 const MOV_X9_X0: u32 = 0xaa00_03e9;
-/// `add x9, x29, #0` (the immediate goes in bits 21:10).
-const ADD_X9_X29: u32 = 0x9100_03a9;
 /// `sub x10, x0, x1` (S - INITIAL_STACK).
 const SUB_X10_X0_X1: u32 = 0xcb01_000a;
 /// `add x10, x10, #4, lsl #12` (+ BACKOFF).
@@ -78,44 +84,25 @@ fn find_pairs(w: &[u32], seq: [u32; 2]) -> Vec<usize> {
         .collect()
 }
 
-/// `__morestack`'s frame size in bytes, from its `stp x29, x30, [sp,
-/// #-FRAME]!`.  Errors: no such instruction.
-fn morestack_frame(w: &[u32]) -> Result<u32> {
-    for &x in w {
-        // STP (pre-index, 64-bit) x29, x30, [sp, #imm7 * 8]!
-        if x & 0xffc0_7fff == 0xa980_7bfd {
-            let imm7 = ((x >> 15) & 0x7f) as i32;
-            let off = if imm7 >= 64 { imm7 - 128 } else { imm7 } * 8;
-            if off < 0 {
-                return Ok((-off) as u32);
-            }
-        }
-    }
-    bail!("__morestack: no `stp x29, x30, [sp, #-FRAME]!`")
-}
-
 /// Rewrites `__morestack`'s code (`code`, its bytes) as the module says
-/// (changes 1 and 2).  Errors: the two guard computations (`sub x9, x0,
-/// x10; add x9, x9, #BACKOFF`) are not there exactly twice, or the frame
-/// is not found or too large for an `add` immediate.
+/// (changes 1 and 2).  Errors: either guard computation is not there
+/// exactly once.
 pub fn stress_morestack(code: &mut [u8]) -> Result<()> {
     let w = words(code);
-    let at = find_pairs(&w, [SUB_X9_X0_X10, ADD_X9_BACKOFF]);
-    if at.len() != 2 {
+    let reused = find_pairs(&w, [MOV_SP_X10, ADD_X9_BACKOFF]);
+    let allocated = find_pairs(&w, [SUB_X9_X0_X10, ADD_X9_BACKOFF]);
+    if reused.len() != 1 || allocated.len() != 1 {
         bail!(
-            "__morestack: {} guard computations `sub x9, x0, x10; add x9, x9, #BACKOFF`, expected 2 \
-             (switch and return): libgcc's morestack.S changed",
-            at.len()
+            "__morestack: {} guard computations `mov sp, x10; add x9, x9, #BACKOFF` and {} \
+             `sub x9, x0, x10; add x9, x9, #BACKOFF`, expected one each (switch to a reused \
+             and to an allocated segment): libgcc's morestack.S changed",
+            reused.len(),
+            allocated.len()
         );
     }
-    let above = morestack_frame(&w)? + 16;
-    if above > 0xfff {
-        bail!("__morestack's frame ({above} bytes) is too large to encode");
-    }
-    put(code, at[0], MOV_X9_X0);
-    put(code, at[0] + 1, NOP);
-    put(code, at[1], ADD_X9_X29 | (above << 10));
-    put(code, at[1] + 1, NOP);
+    put(code, reused[0] + 1, MOV_X9_X10);
+    put(code, allocated[0], MOV_X9_X0);
+    put(code, allocated[0] + 1, NOP);
     Ok(())
 }
 
@@ -245,53 +232,44 @@ mod tests {
         w.iter().flat_map(|x| x.to_le_bytes()).collect()
     }
 
-    const STP_256: u32 = 0xa9b07bfd; // stp x29, x30, [sp, #-256]!
-
     #[test]
-    fn morestack_gets_both_guards_raised() {
+    fn morestack_gets_both_switches_raised() {
+        let stur = 0xf81f_8169; // stur x9, [x11, #-8]
         let mut code = bytes(&[
-            STP_256,
+            MOV_SP_X10,
+            ADD_X9_BACKOFF,
+            stur,
+            NOP,
             SUB_X9_X0_X10,
             ADD_X9_BACKOFF,
-            0xd503201f,
-            SUB_X9_X0_X10,
-            ADD_X9_BACKOFF,
+            stur,
         ]);
         stress_morestack(&mut code).unwrap();
         assert_eq!(
             words(&code),
-            [STP_256, MOV_X9_X0, NOP, NOP, 0x910443a9, NOP],
-            "add x9, x29, #272 on return"
+            [MOV_SP_X10, MOV_X9_X10, stur, NOP, MOV_X9_X0, NOP, stur]
         );
     }
 
     #[test]
     fn a_changed_morestack_is_refused() {
-        let mut one = bytes(&[STP_256, SUB_X9_X0_X10, ADD_X9_BACKOFF]);
-        let e = stress_morestack(&mut one).unwrap_err().to_string();
-        assert!(e.contains("1 guard computations"), "{e}");
-        let mut three = bytes(&[
-            STP_256,
-            SUB_X9_X0_X10,
-            ADD_X9_BACKOFF,
-            SUB_X9_X0_X10,
-            ADD_X9_BACKOFF,
-            SUB_X9_X0_X10,
-            ADD_X9_BACKOFF,
-        ]);
-        assert!(stress_morestack(&mut three).is_err());
-        let mut no_frame = bytes(&[SUB_X9_X0_X10, ADD_X9_BACKOFF, SUB_X9_X0_X10, ADD_X9_BACKOFF]);
-        let e = stress_morestack(&mut no_frame).unwrap_err().to_string();
-        assert!(e.contains("stp x29"), "{e}");
-    }
-
-    #[test]
-    fn the_frame_is_decoded_from_the_stp() {
-        assert_eq!(morestack_frame(&[0xd503201f, STP_256]).unwrap(), 256);
-        assert_eq!(morestack_frame(&[0xa9bf7bfd]).unwrap(), 16);
-        // A post-index or positive offset is not the frame push.
-        assert!(morestack_frame(&[0xa9817bfd]).is_err());
-        assert!(morestack_frame(&[0xa8c17bfd]).is_err());
+        for w in [
+            vec![MOV_SP_X10, ADD_X9_BACKOFF],
+            vec![SUB_X9_X0_X10, ADD_X9_BACKOFF],
+            vec![
+                MOV_SP_X10,
+                ADD_X9_BACKOFF,
+                SUB_X9_X0_X10,
+                ADD_X9_BACKOFF,
+                SUB_X9_X0_X10,
+                ADD_X9_BACKOFF,
+            ],
+        ] {
+            let mut code = bytes(&w);
+            let e = stress_morestack(&mut code).unwrap_err().to_string();
+            assert!(e.contains("expected one each"), "{e}");
+            assert_eq!(code, bytes(&w), "nothing written on refusal");
+        }
     }
 
     #[test]

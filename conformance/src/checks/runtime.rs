@@ -39,8 +39,11 @@ pub struct RuntimeCase {
     pub flags: &'static [&'static str],
     /// The exact expected standard output.
     pub expect: &'static str,
-    /// The qemu CPU model to run it on (`QEMU_CPU`; `None`: the default).
-    pub cpu: Option<&'static str>,
+    /// Settings of qemu-user itself, as its environment variables
+    /// (`QEMU_CPU=max` for BTI; `QEMU_SINGLESTEP=1`, one instruction per
+    /// translation block, so that a signal can arrive between any two
+    /// instructions); none: qemu's defaults.
+    pub qemu: &'static [(&'static str, &'static str)],
 }
 
 pub const RECURSION_SRC: &str = include_str!("../../cases/recursion.c");
@@ -58,6 +61,7 @@ const EH_SRC: &str = include_str!("../../cases/eh.cc");
 const UNWIND_PAD_SRC: &str = include_str!("../../cases/unwind_pad.c");
 const NESTED_SRC: &str = include_str!("../../cases/nested.c");
 const APPLY_SRC: &str = include_str!("../../cases/builtin_apply.c");
+const SIGNAL_STRESS_SRC: &str = include_str!("../../cases/signal_stress.c");
 
 /// `-DGUARD_OFFSET=` with [`crate::abi::GUARD_OFFSET_FROM_TP`] (bytes
 /// from TP; a unit test keeps the two equal), for the cases that read the
@@ -73,7 +77,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: RECURSION_SRC,
         flags: &["-O2", "-pthread"],
         expect: "recursion ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/deep-recursion-O0",
@@ -82,7 +86,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: RECURSION_SRC,
         flags: &["-O0", "-pthread"],
         expect: "recursion ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/static-pthread",
@@ -91,7 +95,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: RECURSION_SRC,
         flags: &["-O2", "-static", "-pthread"],
         expect: "recursion ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/arguments",
@@ -100,7 +104,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: ARGS_SRC,
         flags: &["-O2"],
         expect: "args ok 1\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/arguments-O3",
@@ -109,7 +113,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: ARGS_SRC,
         flags: &["-O3"],
         expect: "args ok 1\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/arguments-O0",
@@ -118,7 +122,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: ARGS_SRC,
         flags: &["-O0"],
         expect: "args ok 1\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/signals",
@@ -127,7 +131,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: SIGNALS_SRC,
         flags: &["-O2"],
         expect: "signals ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/coroutines",
@@ -136,7 +140,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: COROUTINES_SRC,
         flags: &["-O2"],
         expect: "coroutines ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/unwind",
@@ -145,7 +149,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: UNWIND_SRC,
         flags: &["-O2", "-fexceptions", "-pthread"],
         expect: "unwind ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/unwind-static",
@@ -154,7 +158,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: UNWIND_SRC,
         flags: &["-O2", "-fexceptions", "-static", "-pthread"],
         expect: "unwind ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/unwind-pad",
@@ -163,7 +167,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: UNWIND_PAD_SRC,
         flags: &["-O2", "-fexceptions"],
         expect: "unwind pad ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/unwind-pad-static",
@@ -172,7 +176,16 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: UNWIND_PAD_SRC,
         flags: &["-O2", "-fexceptions", "-static"],
         expect: "unwind pad ok\n",
-        cpu: None,
+        qemu: &[],
+    },
+    RuntimeCase {
+        id: "runtime/signal-crossings",
+        title: "a timer signal every 50 us whose handler recurses across segments, while the initial thread and a thread cross at every call of a hot loop; signals may arrive at any instruction (qemu single-step): results, guards, and at least one arrival during a crossing",
+        file: "signal_stress.c",
+        src: SIGNAL_STRESS_SRC,
+        flags: &["-O2", "-pthread"],
+        expect: "signal stress ok\n",
+        qemu: &[("QEMU_SINGLESTEP", "1")],
     },
     RuntimeCase {
         id: "runtime/nested-trampolines",
@@ -181,7 +194,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: NESTED_SRC,
         flags: &["-O2", "-pthread"],
         expect: "nested ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/builtin-apply",
@@ -190,7 +203,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: APPLY_SRC,
         flags: &["-O2"],
         expect: "apply ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/builtin-apply-O0",
@@ -199,7 +212,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: APPLY_SRC,
         flags: &["-O0"],
         expect: "apply ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/ipa-ra",
@@ -208,7 +221,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: IPA_RA_SRC,
         flags: &["-O2", "-fipa-ra"],
         expect: "ipa-ra ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/ipa-ra-O3",
@@ -217,7 +230,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: IPA_RA_SRC,
         flags: &["-O3"],
         expect: "ipa-ra ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/longjmp-fortify",
@@ -226,7 +239,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: LONGJMP_SRC,
         flags: &["-O2", "-D_FORTIFY_SOURCE=2", "-pthread"],
         expect: "longjmp ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/hardened",
@@ -245,7 +258,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
             "-pthread",
         ],
         expect: "longjmp ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/alloca",
@@ -254,7 +267,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: ALLOCA_SRC,
         flags: &["-O2"],
         expect: "alloca ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/alloca-large",
@@ -263,7 +276,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: ALLOCA_SRC,
         flags: &["-O2", "-DMAX_VLA=(4*1024*1024)", "-DDEPTH=100"],
         expect: "alloca ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/splitstack-find",
@@ -272,7 +285,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: FIND_SRC,
         flags: &["-O2", "-pthread"],
         expect: "find ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/guard-values",
@@ -281,7 +294,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: GUARD_VALUES_SRC,
         flags: &["-O2", "-pthread", GUARD_OFFSET_FLAG],
         expect: "guard values ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/guard-values-static",
@@ -290,7 +303,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: GUARD_VALUES_SRC,
         flags: &["-O2", "-static", "-pthread", GUARD_OFFSET_FLAG],
         expect: "guard values ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/cxx-exceptions",
@@ -299,7 +312,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: EH_SRC,
         flags: &["-O2", "-pthread", GUARD_OFFSET_FLAG],
         expect: "cxx exceptions ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/cxx-exceptions-O0",
@@ -308,7 +321,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: EH_SRC,
         flags: &["-O0", "-pthread", GUARD_OFFSET_FLAG],
         expect: "cxx exceptions ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/cxx-exceptions-static",
@@ -317,7 +330,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         src: EH_SRC,
         flags: &["-O2", "-static", "-pthread", GUARD_OFFSET_FLAG],
         expect: "cxx exceptions ok\n",
-        cpu: None,
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/bti",
@@ -334,7 +347,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
             "-Wl,-z,now",
         ],
         expect: "bti ok\n",
-        cpu: Some("max"),
+        qemu: &[("QEMU_CPU", "max")],
     },
 ];
 
@@ -376,7 +389,7 @@ fn runtime_case(p: &Probe, case: &RuntimeCase) -> Outcome {
         Ok(e) => e,
         Err(e) => return judge_build_error(case, &e),
     };
-    match p.run_on_cpu(&exe, &p.tc.sysroot, &[], case.cpu) {
+    match p.run_with_qemu(&exe, &p.tc.sysroot, &[], case.qemu) {
         Ok(r) => judge_run(case, &r),
         Err(e) => Outcome::Fail(format!("run: {e:#}")),
     }

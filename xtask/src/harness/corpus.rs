@@ -299,6 +299,13 @@ fn run_one(
     r?;
     let text = std::fs::read_to_string(&sum)
         .with_context(|| format!("no {}; see {}", sum.display(), log.display()))?;
+    // Kept per corpus and mode: the next run overwrites the build tree's.
+    let keep = cache.logs().join(format!(
+        "corpus-{}-{}.sum",
+        corpus.name.replace(['/', '+'], "_"),
+        mode.name()
+    ));
+    write_atomic(&keep, text.as_bytes())?;
     Ok(crate::harness::gcc_check::parse_gcc_sum(&text))
 }
 
