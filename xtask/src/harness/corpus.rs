@@ -80,6 +80,11 @@ pub enum Mode {
     Stress,
     /// `-fsplit-stack` with the distributions' hardening flags.
     Hardened,
+    /// The hardening flags without `-fsplit-stack`: the reference of
+    /// [`Mode::Hardened`], so that a difference that the flags make by
+    /// themselves (a test that checks `_FORTIFY_SOURCE` behaviour, one
+    /// that needs `-fstack-check`) is not charged to split stacks.
+    HardenedPlain,
 }
 
 impl Mode {
@@ -90,7 +95,22 @@ impl Mode {
             Mode::Split => "split",
             Mode::Stress => "stress",
             Mode::Hardened => "hardened",
+            Mode::HardenedPlain => "hardened-plain",
         }
+    }
+
+    /// The run this mode is compared with: the same flags without
+    /// `-fsplit-stack`.
+    pub fn reference(self) -> Mode {
+        match self {
+            Mode::Hardened => Mode::HardenedPlain,
+            _ => Mode::Plain,
+        }
+    }
+
+    /// Whether the mode compiles with `-fsplit-stack`.
+    pub fn is_split(self) -> bool {
+        !matches!(self, Mode::Plain | Mode::HardenedPlain)
     }
 
     /// The flags the board adds to every compilation and link.
@@ -115,6 +135,10 @@ impl Mode {
                 );
                 v
             }
+            Mode::HardenedPlain => conformance::stress::HARDENING_FLAGS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         };
         v.shrink_to_fit();
         v
@@ -224,7 +248,7 @@ fn write_boards(
     };
     for m in modes {
         let mut flags = m.flags(stress_dir);
-        if let (Some(w), false) = (&wrapper, *m == Mode::Plain) {
+        if let (Some(w), true) = (&wrapper, m.is_split()) {
             flags.push(format!("-wrapper {}", w.display()));
         }
         std::fs::write(
@@ -334,6 +358,7 @@ impl CorpusReport {
         let mut t = conformance::markdown::Table::new(&[
             "corpus",
             "mode",
+            "compared with",
             "results",
             "passing in both",
             "regressions",
@@ -349,6 +374,7 @@ impl CorpusReport {
             t.row(&[
                 corpus.to_string(),
                 mode.name().to_string(),
+                mode.reference().name().to_string(),
                 n.to_string(),
                 c.passed_both.to_string(),
                 c.regressions.len().to_string(),
@@ -362,7 +388,8 @@ impl CorpusReport {
              GCC at `TORTURE_OPTIONS` {} and run under qemu-user, without `-fsplit-stack` \
              (plain, the reference) and in each mode (`split`: `-fsplit-stack`; `stress`: \
              with the crossing-stress runtime of docs/stress.md; `hardened`: with the \
-             distributions' hardening flags). A regression is a result that passes plain \
+             distributions' hardening flags, compared with `hardened-plain`, the same flags \
+             without `-fsplit-stack`). A regression is a result that passes in the reference \
              and not in the mode.\n\n{}",
             fmt_duration(self.took),
             TORTURE_OPTIONS.join(", "),
@@ -423,8 +450,12 @@ pub fn run(ui: &Ui, cache: &Cache, opts: &Options) -> Result<CorpusReport> {
     std::fs::create_dir_all(&stress_dir)?;
     let gcc = cache.toolchain().join("bin/aarch64-linux-gnu-gcc");
     conformance::stress::write_stress_libgcc(&gcc, &stress_dir)?;
+    // The references first: each mode is compared with its own.
     let mut all = vec![Mode::Plain];
-    all.extend(modes.iter().copied().filter(|m| *m != Mode::Plain));
+    if modes.contains(&Mode::Hardened) {
+        all.push(Mode::HardenedPlain);
+    }
+    all.extend(modes.iter().copied().filter(|m| m.is_split()));
     let cc1 = match &opts.cc1 {
         Some(c) => Some(
             std::fs::canonicalize(c)
@@ -440,30 +471,36 @@ pub fn run(ui: &Ui, cache: &Cache, opts: &Options) -> Result<CorpusReport> {
             Some(n) => sample_files(cache, corpus, n)?,
             None => Vec::new(),
         };
-        let plain = run_one(ui, cache, &site, corpus, Mode::Plain, &only)?;
-        for &mode in &all[1..] {
+        let mut done: Vec<(Mode, Results)> = Vec::new();
+        for &mode in &all {
             let results = run_one(ui, cache, &site, corpus, mode, &only)?;
-            let c = compare(&plain, &results);
-            ui.line(format!(
-                "corpus: {} ({}): {} results, {} passing in both, {} regressions",
-                corpus.name,
-                mode.name(),
-                results.len(),
-                c.passed_both,
-                c.regressions.len()
-            ));
-            comparisons.push((corpus.name, mode, c));
+            if mode.is_split() {
+                let reference = &done
+                    .iter()
+                    .find(|(m, _)| *m == mode.reference())
+                    .context("a mode ran before its reference")?
+                    .1;
+                let c = compare(reference, &results);
+                ui.line(format!(
+                    "corpus: {} ({}): {} results, {} passing in both with {}, {} regressions",
+                    corpus.name,
+                    mode.name(),
+                    results.len(),
+                    c.passed_both,
+                    mode.reference().name(),
+                    c.regressions.len()
+                ));
+                comparisons.push((corpus.name, mode, c));
+            }
+            done.push((mode, results));
+        }
+        for (mode, results) in done {
             runs.push(Run {
                 corpus: corpus.name,
                 mode,
                 results,
             });
         }
-        runs.push(Run {
-            corpus: corpus.name,
-            mode: Mode::Plain,
-            results: plain,
-        });
     }
     let report = CorpusReport {
         runs,
@@ -562,6 +599,14 @@ mod tests {
         let h = Mode::Hardened.flags(d);
         assert_eq!(h[0], "-fsplit-stack");
         assert!(h.iter().any(|f| f == "-fstack-protector-strong"));
+        // Its reference: the same flags without -fsplit-stack.
+        assert_eq!(Mode::Hardened.reference(), Mode::HardenedPlain);
+        assert_eq!(Mode::HardenedPlain.flags(d), h[1..]);
+        assert!(!Mode::HardenedPlain.is_split() && !Mode::Plain.is_split());
+        for m in [Mode::Split, Mode::Stress] {
+            assert_eq!(m.reference(), Mode::Plain);
+            assert!(m.is_split());
+        }
         let b = crate::harness::gcc_check::board(Path::new("/sysroot"), &Mode::Split.flags(d));
         assert!(
             b.contains("set_board_info multilib_flags \"-fsplit-stack\""),
