@@ -235,9 +235,69 @@ impl Bench<'_> {
         Ok(((n2 - n1) / (u2 - u1), o2))
     }
 
+    /// System calls the program made (AArch64: `qemu-aarch64 -strace`;
+    /// x86_64: `strace -f`), counted from the tracers' one line per call;
+    /// signal deliveries and exit notes are not calls.  Errors: the run
+    /// fails or the tracer cannot be started.
+    fn syscalls(&self, bin: &Bin, args: &[String]) -> Result<u64> {
+        let tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        let cmd = match bin.arch {
+            Arch::Aarch64 => Cmd::new("qemu-aarch64")
+                .arg("-L")
+                .arg(&self.tc.sysroot)
+                .arg("-strace")
+                .arg(&bin.path),
+            Arch::X86_64 => Cmd::new("strace")
+                .args(["-f", "-qq", "-o"])
+                .arg(tmp.path())
+                .arg(&bin.path),
+        }
+        .args(args.iter().cloned())
+        .env("LC_ALL", "C")
+        .with_timeout(RUN_TIMEOUT_S);
+        let (ok, _stdout, stderr) = cmd.output()?;
+        if !ok {
+            bail!("`{}` failed:\n{}", cmd.display(), stderr.trim_end());
+        }
+        let text = match bin.arch {
+            // qemu writes its trace to stderr: "PID name(args) = ret".
+            Arch::Aarch64 => stderr,
+            Arch::X86_64 => std::fs::read_to_string(tmp.path())?,
+        };
+        Ok(count_syscall_lines(&text))
+    }
+
+    /// System calls per unit between two sizes, like [`Bench::slope`].
+    fn syscall_slope(&self, bin: &Bin, a1: &[String], a2: &[String], u: (f64, f64)) -> Result<f64> {
+        let n1 = self.syscalls(bin, a1)? as f64;
+        let n2 = self.syscalls(bin, a2)? as f64;
+        Ok((n2 - n1) / (u.1 - u.0))
+    }
+
     fn ui_step(&self, msg: &str) {
         self.ui.line(format!("bench: {msg}"));
     }
+}
+
+/// The lines of a system-call trace that are calls: those with a name
+/// followed by `(`, after an optional leading PID; not `--- SIG...`
+/// (signal deliveries) or `+++ exited` lines.
+fn count_syscall_lines(text: &str) -> u64 {
+    text.lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            let l = l
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start();
+            let name: String = l
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && l[name.len()..].starts_with('(')
+        })
+        .count() as u64
 }
 
 fn args(v: &[&str]) -> Vec<String> {
@@ -443,6 +503,22 @@ fn crossings(b: &Bench, rows: &mut Vec<Row>) -> Result<()> {
         x86_64: diff(Arch::X86_64),
         unit: "instructions/crossing".into(),
         method: "slope of bench/cases/crossing.c 2000 vs 4000 calls, split minus no split".into(),
+    });
+    let mut sys = BTreeMap::new();
+    for arch in [Arch::Aarch64, Arch::X86_64] {
+        let bin = b.compile(arch, "crossing", true, &[])?;
+        let s = b.syscall_slope(&bin, &args(&["2000"]), &args(&["4000"]), (2000.0, 4000.0))?;
+        sys.insert(arch, s);
+    }
+    rows.push(Row {
+        figure: 2,
+        item: "__morestack round trip, warm segment: system calls".into(),
+        aarch64: sys.get(&Arch::Aarch64).copied(),
+        x86_64: sys.get(&Arch::X86_64).copied(),
+        unit: "system calls/crossing".into(),
+        method: "slope of bench/cases/crossing.c 2000 vs 4000 calls under qemu-aarch64 -strace \
+                 (AArch64) and strace -f (x86_64)"
+            .into(),
     });
 
     b.ui_step("figure 3: hot split");
@@ -807,6 +883,20 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, opts: &BenchOptions) -> Result<T
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn syscall_traces_count_calls_only() {
+        let qemu = "1234 rt_sigprocmask(SIG_BLOCK,0x1,0x2) = 0\n\
+                    1234 mmap(NULL,4096,PROT_READ,MAP_PRIVATE,-1,0) = 0x5500000000\n\
+                    --- SIGALRM {si_signo=SIGALRM} ---\n\
+                    1234 exit_group(0)\n";
+        assert_eq!(count_syscall_lines(qemu), 3);
+        let strace = "rt_sigprocmask(SIG_BLOCK, ~[], [], 8) = 0\n\
+                      write(1, \"x\\n\", 2) = 2\n\
+                      +++ exited with 0 +++\n\
+                      result=12\n";
+        assert_eq!(count_syscall_lines(strace), 2);
+    }
 
     #[test]
     fn callgrind_summary_is_read() {
