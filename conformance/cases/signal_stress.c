@@ -5,7 +5,9 @@
    next segment and back (a hot split, with warm segments: no signals are
    blocked); a timer signal arrives every 50 microseconds (under
    qemu-user, shorter periods leave no time between signals), and its
-   handler recurses through frames on several segments of its own.  Run
+   handler recurses through frames on several segments of its own, and
+   every second time calls a function whose frame needs a larger segment
+   than the one the loop reuses.  Run
    it under qemu-user with QEMU_SINGLESTEP=1, so that a signal can be
    delivered between any two instructions.  Every result is checked, the
    handler checks that the guard is the same before and after its
@@ -55,6 +57,19 @@ deep (long n)
   return deep (n - 1) + pad[0] + pad[sizeof pad - 1];
 }
 
+/* Larger than the segment the hot loop reuses: a handler that calls it
+   needs the list to change (the segment after the current one is freed
+   and a larger one allocated), which must not happen under a crossing
+   that has already chosen that segment.  */
+__attribute__ ((noinline)) static long
+huge (long i)
+{
+  volatile char pad[4 * 1024 * 1024];
+  pad[0] = (char) i;
+  pad[sizeof pad - 1] = (char) i;
+  return pad[0] + pad[sizeof pad - 1];
+}
+
 static void
 handler (int sig)
 {
@@ -63,6 +78,9 @@ handler (int sig)
   if ((uintptr_t) g & 1)
     odd_guard = odd_guard + 1;
   if (deep (DEPTH) != DEPTH * (DEPTH + 1) / 2 + DEPTH)
+    handler_errors = handler_errors + 1;
+  int h = handled;
+  if (h % 2 == 1 && huge (h) != 2 * (char) h)
     handler_errors = handler_errors + 1;
   if (__morestack_get_guard () != g)
     handler_errors = handler_errors + 1;
@@ -102,7 +120,9 @@ hot_loop (void)
 static void *
 thread_main (void *arg)
 {
-  (void) arg;
+  /* Created with the timer signal blocked (below): take it from here
+     on, while the initial thread waits with it blocked.  */
+  pthread_sigmask (SIG_UNBLOCK, (sigset_t *) arg, NULL);
   return (void *) (intptr_t) hot_loop ();
 }
 
@@ -136,11 +156,11 @@ main (void)
       pthread_t t;
       pthread_attr_t a;
       void *tr;
+      pthread_sigmask (SIG_BLOCK, &s, NULL);
       if (pthread_attr_init (&a) != 0
 	  || pthread_attr_setstacksize (&a, 128 * 1024) != 0
-	  || pthread_create (&t, &a, thread_main, NULL) != 0)
+	  || pthread_create (&t, &a, thread_main, &s) != 0)
 	return 1;
-      pthread_sigmask (SIG_BLOCK, &s, NULL);
       if (pthread_join (t, &tr) != 0 || tr != NULL)
 	{
 	  printf ("thread, run %d: hot loop failed (%ld)\n", run,

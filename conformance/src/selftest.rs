@@ -52,8 +52,9 @@ pub enum Plant {
     /// libgcc's `morestack.o` with every `bti j` landing pad turned into
     /// a `nop`.
     LibgccNoBtiJ,
-    /// libgcc's `morestack.o` with the `nth` (from 0) instruction word
-    /// equal to `word` in `function`'s code replaced by `to`.
+    /// libgcc's `morestack.o` with the `nth` (from 0; [`EVERY`]: all)
+    /// instruction word equal to `word` in `function`'s code replaced by
+    /// `to`.
     LibgccWord {
         function: &'static str,
         word: u32,
@@ -76,6 +77,8 @@ const STUR_GUARD_X11: u32 = 0xf81f_8169;
 const STUR_BUSY: u32 = 0xf81f_816d;
 /// `nop`.
 const NOP: u32 = 0xd503_201f;
+/// [`Plant::LibgccWord`]'s `nth` for every occurrence.
+const EVERY: usize = usize::MAX;
 /// `mov sp, x29`: `__morestack` going back to its frame on the old
 /// segment, on the return path and then in the landing pad (docs/abi.md,
 /// 5.8 and 7).
@@ -305,12 +308,12 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         name: "libgcc-no-busy-guard",
-        rule: "__morestack holds the guard at GUARD_BUSY while it switches to a reused segment with signals unblocked, planted: the store skipped (5.8)",
+        rule: "__morestack holds the guard at GUARD_BUSY while it changes the segment list, SP or the guard with signals unblocked, so that a handler arriving then finds it odd, planted: every GUARD_BUSY store skipped (5.8)",
         owners: &["runtime/signal-crossings"],
         plant: Plant::LibgccWord {
             function: "__morestack",
             word: STUR_BUSY,
-            nth: 0,
+            nth: EVERY,
             to: NOP,
         },
     },
@@ -753,14 +756,21 @@ fn plant(tc: &Toolchain, f: &Fault, dir: &Path) -> Result<Toolchain> {
                     .step_by(4)
                     .filter(|&k| data.get(k..k + 4) == Some(&word.to_le_bytes()[..]))
                     .collect();
-                let &k = at.get(nth).with_context(|| {
-                    format!(
+                let chosen: Vec<usize> = if nth == EVERY {
+                    at.clone()
+                } else {
+                    at.get(nth).into_iter().copied().collect()
+                };
+                if chosen.is_empty() {
+                    bail!(
                         "{function} has {} instruction(s) {word:#010x}, not {}",
                         at.len(),
-                        nth + 1
-                    )
-                })?;
-                data[k..k + 4].copy_from_slice(&to.to_le_bytes());
+                        if nth == EVERY { 1 } else { nth + 1 }
+                    );
+                }
+                for k in chosen {
+                    data[k..k + 4].copy_from_slice(&to.to_le_bytes());
+                }
                 Ok(())
             })?;
             ftc.gcc = wrapper_driver(tc, dir, &[], None)?;
