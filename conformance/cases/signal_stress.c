@@ -3,7 +3,7 @@
    initial thread, then a thread) calls a function whose frame is larger
    than the room left on its stack, so that every call crosses into the
    next segment and back (a hot split, with warm segments: no signals are
-   blocked); a timer signal arrives every 50 microseconds (under
+   blocked); a timer signal arrives every 100 microseconds (under
    qemu-user, shorter periods leave no time between signals), and its
    handler recurses through frames on several segments of its own, and
    every second time calls a function whose frame needs a larger segment
@@ -24,6 +24,17 @@
 #include <sys/time.h>
 
 extern void *__morestack_get_guard (void);
+
+/* For the hardened runs: -fstack-clash-protection would touch every page
+   of the large frames below on every call (thousands of stores per call,
+   under single-stepping; the frames are touched at both ends only), and
+   a stack-protector canary makes a function call __stack_chk_fail, code
+   without -fsplit-stack, so that gold makes its check ask for 1 MiB more
+   (docs/abi.md, section 6): every level of the handler's recursion would
+   then map a segment of its own.  */
+#define NO_PROBES \
+  __attribute__ ((optimize ("no-stack-clash-protection"), no_stack_protector))
+
 
 /* With the crossing-stress runtime (docs/stress.md) every call of the
    handler's recursion crosses too: fewer rounds keep the time near that
@@ -46,7 +57,7 @@ extern void *__morestack_get_guard (void);
 
 static volatile sig_atomic_t handled, odd_guard, handler_errors;
 
-__attribute__ ((noinline)) static long
+NO_PROBES __attribute__ ((noinline)) static long
 deep (long n)
 {
   volatile char pad[1536];
@@ -61,7 +72,7 @@ deep (long n)
    needs the list to change (the segment after the current one is freed
    and a larger one allocated), which must not happen under a crossing
    that has already chosen that segment.  */
-__attribute__ ((noinline)) static long
+NO_PROBES __attribute__ ((noinline)) static long
 huge (long i)
 {
   volatile char pad[4 * 1024 * 1024];
@@ -91,7 +102,7 @@ handler (int sig)
    (main runs on a segment of a little over 1 MiB, since it calls code
    without -fsplit-stack; the thread has a 128 KiB stack): every call
    needs the next segment.  */
-__attribute__ ((noinline)) static long
+NO_PROBES __attribute__ ((noinline)) static long
 big (long i)
 {
   volatile char pad[2 * 1024 * 1024];
@@ -136,7 +147,7 @@ main (void)
   sigemptyset (&sa.sa_mask);
   if (sigaction (SIGALRM, &sa, NULL) != 0)
     return 1;
-  struct itimerval it = { { 0, 50 }, { 0, 50 } };
+  struct itimerval it = { { 0, 100 }, { 0, 100 } };
   if (setitimer (ITIMER_REAL, &it, NULL) != 0)
     return 1;
 

@@ -47,13 +47,20 @@ pub const CORPORA: &[Corpus] = &[
         exp: "execute.exp",
         // Trampolines on segments (libgcc: executable segments) and
         // __builtin_apply_args on a segment (x14).
-        found: &["nestfunc-3.c", "20000822-1.c", "pr47237.c"],
+        found: &[
+            "nestfunc-3.c",
+            "nestfunc-5.c",
+            "nestfunc-6.c",
+            "20000822-1.c",
+            "pr47237.c",
+        ],
     },
     Corpus {
         name: "gcc.dg/torture",
         target: "check-gcc",
         exp: "dg-torture.exp",
-        found: &[],
+        // A trampoline on a segment (libgcc: executable segments).
+        found: &["pr86389.c"],
     },
     Corpus {
         name: "g++.dg/torture",
