@@ -23,6 +23,10 @@
 #define ROUNDS 4
 
 extern void __morestack (void);
+/* The crossing-stress runtime (docs/stress.md) puts a wrapper in front of
+   __morestack; the real code, with the landing pad, is then
+   __morestack_unstressed.  */
+extern void __morestack_unstressed (void) __attribute__ ((weak));
 
 static jmp_buf env;
 static struct _Unwind_Exception exc;
@@ -70,7 +74,10 @@ stop (int version, _Unwind_Action actions, _Unwind_Exception_Class cls,
     longjmp (env, 1);
   /* The second time the unwinder reaches __morestack's frame, it runs in
      _Unwind_Resume, which the pad called.  */
-  if (_Unwind_GetRegionStart (context) == (_Unwind_Ptr) __morestack
+  _Unwind_Ptr real = __morestack_unstressed
+		     ? (_Unwind_Ptr) __morestack_unstressed
+		     : (_Unwind_Ptr) __morestack;
+  if (_Unwind_GetRegionStart (context) == real
       && ++morestack_frames == 2)
     {
       if (recurse (80) != 80)

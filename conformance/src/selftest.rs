@@ -650,7 +650,7 @@ pub(crate) fn sh_quote(s: &str) -> String {
 }
 
 /// The real program `name` the driver uses (`-print-prog-name`).
-fn prog_name(gcc: &Path, name: &str) -> Result<PathBuf> {
+pub(crate) fn prog_name(gcc: &Path, name: &str) -> Result<PathBuf> {
     let out = duct::cmd!(gcc.as_os_str(), format!("-print-prog-name={name}"))
         .read()
         .with_context(|| format!("cannot run {}", gcc.display()))?;

@@ -129,6 +129,165 @@ pub fn stress_initialize(code: &mut [u8]) -> Result<()> {
 /// driver, `ar` or the object cannot be used, or a rewrite does not find
 /// its instructions.
 pub fn write_stress_libgcc(gcc: &Path, dir: &Path) -> Result<PathBuf> {
+    write_guard_changes(gcc, dir).context("cannot build the crossing-stress runtime")?;
+    add_poisoning_wrapper(gcc, dir)
+        .context("cannot add the register-poisoning wrapper to the crossing-stress runtime")?;
+    Ok(dir.join("libgcc.a"))
+}
+
+/// The wrapper that the crossing-stress runtime puts in front of
+/// `__morestack` (renamed `__morestack_unstressed` in `morestack.o`): it
+/// calls the real one and, when the function has returned through it,
+/// overwrites every register a call may change that carries no result
+/// (x8-x17, the upper halves of v8-v15, v16-v31, NZCV; docs/abi.md 5.3,
+/// "What a caller may assume"), so that a caller that keeps a value in
+/// one of them across a call that crosses (an IPA-RA-class defect) sees
+/// the damage, whatever the runtime happens to use.  Its 16-byte frame
+/// has CFI, so unwinding passes through it.
+pub const POISONING_WRAPPER: &str = r#"	.text
+	.global	__morestack
+	.hidden	__morestack
+	.type	__morestack, %function
+	.balign	16
+__morestack:
+	.cfi_startproc
+	hint	34
+	stp	x29, x30, [sp, #-16]!
+	.cfi_def_cfa_offset 16
+	.cfi_offset x29, -16
+	.cfi_offset x30, -8
+	mov	x29, sp
+	bl	__morestack_unstressed
+	mov	x8, #0x5a5a
+	movk	x8, #0xdead, lsl #48
+	mov	x9, x8
+	mov	x10, x8
+	mov	x11, x8
+	mov	x12, x8
+	mov	x13, x8
+	mov	x14, x8
+	mov	x15, x8
+	mov	x16, x8
+	mov	x17, x8
+	mov	v8.d[1], x8
+	mov	v9.d[1], x8
+	mov	v10.d[1], x8
+	mov	v11.d[1], x8
+	mov	v12.d[1], x8
+	mov	v13.d[1], x8
+	mov	v14.d[1], x8
+	mov	v15.d[1], x8
+	dup	v16.2d, x8
+	dup	v17.2d, x8
+	dup	v18.2d, x8
+	dup	v19.2d, x8
+	dup	v20.2d, x8
+	dup	v21.2d, x8
+	dup	v22.2d, x8
+	dup	v23.2d, x8
+	dup	v24.2d, x8
+	dup	v25.2d, x8
+	dup	v26.2d, x8
+	dup	v27.2d, x8
+	dup	v28.2d, x8
+	dup	v29.2d, x8
+	dup	v30.2d, x8
+	dup	v31.2d, x8
+	cmn	x8, #1
+	ldp	x29, x30, [sp], #16
+	.cfi_def_cfa_offset 0
+	.cfi_restore x29
+	.cfi_restore x30
+	ret
+	.cfi_endproc
+	.size	__morestack, . - __morestack
+	.section .note.GNU-stack, "", %progbits
+	.section .note.GNU-split-stack, "", %progbits
+	.section .note.GNU-no-split-stack, "", %progbits
+"#;
+
+/// Makes `__morestack` in `dir/libgcc.a`'s `morestack.o` weak and gives
+/// its code a second name, `__morestack_unstressed` (objcopy), and adds
+/// [`POISONING_WRAPPER`], assembled by `gcc`, as `stress-poison.o` before
+/// it in the archive: the wrapper's strong `__morestack` then takes every
+/// reference, the cold blocks' and `__morestack_non_split`'s.  Errors: a tool fails, or
+/// `__morestack` is not found in `.text`.
+fn add_poisoning_wrapper(gcc: &Path, dir: &Path) -> Result<()> {
+    let lib = dir.join("libgcc.a");
+    let tool = |name: &str| -> PathBuf {
+        crate::selftest::prog_name(gcc, name)
+            .unwrap_or_else(|_| gcc.with_file_name(format!("aarch64-linux-gnu-{name}")))
+    };
+    let work = dir.join("poison");
+    std::fs::create_dir_all(&work)?;
+    duct::cmd!(tool("ar").as_os_str(), "x", &lib, "morestack.o")
+        .dir(&work)
+        .run()?;
+    let value = text_symbol_value(&std::fs::read(work.join("morestack.o"))?, "__morestack")?;
+    duct::cmd!(
+        tool("objcopy").as_os_str(),
+        "--weaken-symbol",
+        "__morestack",
+        "--add-symbol",
+        format!("__morestack_unstressed=.text:{value:#x},global,function"),
+        "morestack.o"
+    )
+    .dir(&work)
+    .run()?;
+    duct::cmd!(
+        gcc.as_os_str(),
+        "-c",
+        "-x",
+        "assembler",
+        "-",
+        "-o",
+        "stress-poison.o"
+    )
+    .dir(&work)
+    .stdin_bytes(POISONING_WRAPPER)
+    .run()?;
+    // The wrapper's member goes before morestack.o, so that a reference
+    // to __morestack pulls it (the first member that defines the symbol)
+    // rather than morestack.o, whose weak definition it then overrides.
+    duct::cmd!(tool("ar").as_os_str(), "r", &lib, "morestack.o")
+        .dir(&work)
+        .run()?;
+    duct::cmd!(
+        tool("ar").as_os_str(),
+        "rb",
+        "morestack.o",
+        &lib,
+        "stress-poison.o"
+    )
+    .dir(&work)
+    .run()?;
+    std::fs::remove_dir_all(&work)?;
+    Ok(())
+}
+
+/// The value (offset in `.text`, bytes) of the defined symbol `name` in
+/// the relocatable object `data`.  Errors: not an object, no such symbol
+/// in `.text`.
+fn text_symbol_value(data: &[u8], name: &str) -> Result<u64> {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let file = object::File::parse(data).context("morestack.o is not an ELF object")?;
+    let sym = file
+        .symbols()
+        .find(|s| s.name() == Ok(name) && s.is_definition())
+        .with_context(|| format!("morestack.o does not define {name}"))?;
+    let section = sym
+        .section_index()
+        .and_then(|i| file.section_by_index(i).ok())
+        .with_context(|| format!("{name} has no section"))?;
+    if section.name() != Ok(".text") {
+        bail!("{name} is not in .text");
+    }
+    Ok(sym.address())
+}
+
+/// [`write_stress_libgcc`]'s first step: the guard changes in
+/// `morestack.o`.
+fn write_guard_changes(gcc: &Path, dir: &Path) -> Result<()> {
     crate::selftest::libgcc_patched(gcc, dir, |data| {
         for (name, f) in [
             (
@@ -142,8 +301,6 @@ pub fn write_stress_libgcc(gcc: &Path, dir: &Path) -> Result<PathBuf> {
         }
         Ok(())
     })
-    .context("cannot build the crossing-stress runtime")?;
-    Ok(dir.join("libgcc.a"))
 }
 
 /// `tc` seen through a driver that links the crossing-stress runtime
