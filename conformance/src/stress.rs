@@ -22,6 +22,10 @@
 //!    S + 4 KiB instead of S - 16 KiB, so that `main` crosses at once
 //!    (`add x10, x0, #1, lsl #12; nop`).
 //!
+//! 4. A wrapper in front of `__morestack` ([`POISONING_WRAPPER`]) changes
+//!    every register a call may change that carries no result when the
+//!    function returns through it.
+//!
 //! On the way back `__morestack` restores the guard it found on entry
 //! (docs/abi.md, 5.8), which for a stressed caller already lies above its
 //! SP: the caller's next call crosses again without a change there.  A
