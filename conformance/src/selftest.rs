@@ -650,7 +650,21 @@ pub(crate) fn sh_quote(s: &str) -> String {
 }
 
 /// The real program `name` the driver uses (`-print-prog-name`).
-pub(crate) fn prog_name(gcc: &Path, name: &str) -> Result<PathBuf> {
+/// The binutils program `name` (`ar`, `objcopy`) that goes with the driver
+/// `gcc`: where the driver says it is, else `aarch64-linux-gnu-NAME` beside
+/// the driver, else `NAME` on `PATH`.
+pub(crate) fn binutil(gcc: &Path, name: &str) -> PathBuf {
+    prog_name(gcc, name).unwrap_or_else(|_| {
+        let sibling = gcc.with_file_name(format!("aarch64-linux-gnu-{name}"));
+        if sibling.exists() {
+            sibling
+        } else {
+            PathBuf::from(name)
+        }
+    })
+}
+
+fn prog_name(gcc: &Path, name: &str) -> Result<PathBuf> {
     let out = duct::cmd!(gcc.as_os_str(), format!("-print-prog-name={name}"))
         .read()
         .with_context(|| format!("cannot run {}", gcc.display()))?;
@@ -849,14 +863,7 @@ pub(crate) fn libgcc_patched(
     patch: impl Fn(&mut Vec<u8>) -> Result<()>,
 ) -> Result<()> {
     let libgcc = duct::cmd!(gcc.as_os_str(), "-print-libgcc-file-name").read()?;
-    let ar = prog_name(gcc, "ar").or_else(|_| -> Result<PathBuf> {
-        let sibling = gcc.with_file_name("aarch64-linux-gnu-ar");
-        if sibling.exists() {
-            Ok(sibling)
-        } else {
-            Ok(PathBuf::from("ar"))
-        }
-    })?;
+    let ar = binutil(gcc, "ar");
     let work = dir.join("ar");
     std::fs::create_dir_all(&work)?;
     let copy = dir.join("libgcc.a");

@@ -218,10 +218,7 @@ __morestack:
 /// `__morestack` is not found in `.text`.
 fn add_poisoning_wrapper(gcc: &Path, dir: &Path) -> Result<()> {
     let lib = dir.join("libgcc.a");
-    let tool = |name: &str| -> PathBuf {
-        crate::selftest::prog_name(gcc, name)
-            .unwrap_or_else(|_| gcc.with_file_name(format!("aarch64-linux-gnu-{name}")))
-    };
+    let tool = |name: &str| crate::selftest::binutil(gcc, name);
     let work = dir.join("poison");
     std::fs::create_dir_all(&work)?;
     duct::cmd!(tool("ar").as_os_str(), "x", &lib, "morestack.o")

@@ -150,11 +150,7 @@ impl Mode {
             ],
             Mode::Hardened => {
                 let mut v = vec!["-fsplit-stack".to_string()];
-                v.extend(
-                    conformance::stress::HARDENING_FLAGS
-                        .iter()
-                        .map(|s| s.to_string()),
-                );
+                v.extend(Mode::HardenedPlain.flags(stress_dir));
                 v
             }
             Mode::HardenedPlain => conformance::stress::HARDENING_FLAGS
