@@ -88,6 +88,14 @@ const MOV_SP_X29: u32 = 0x9100_03bf;
 const ADD_BACKOFF: u32 = 0x9140_114a;
 /// `add x10, x10, #7, lsl #12`: the guard 12 KiB higher, S - 4 KiB.
 const ADD_BACKOFF_PLUS_12K: u32 = 0x9140_1d4a;
+/// `b.ls` back to the continuation in `__morestack_non_split`: SP and
+/// x10 lie within the current segment's bounds, so the function runs in
+/// the segment's reserve (docs/abi.md, 5.9).
+const B_LS_CONTINUE: u32 = 0x54ff_fd49;
+/// `str x9, [x16, #48]`: `__morestack` marking a reused segment as used
+/// (its `extra` field) for the trimming at the next park (docs/abi.md,
+/// 5.9).
+const STR_SEGMENT_MARK: u32 = 0xf900_1a09;
 
 /// One planted fault.
 #[derive(Debug, Clone, Copy)]
@@ -314,6 +322,28 @@ pub const FAULTS: &[Fault] = &[
             function: "__morestack",
             word: STUR_BUSY,
             nth: EVERY,
+            to: NOP,
+        },
+    },
+    Fault {
+        name: "libgcc-no-context-reserve",
+        rule: "__morestack_non_split continues on the current segment when its real bounds have room down to x10 plus BACKOFF, planted: it always goes to __morestack (5.9)",
+        owners: &["runtime/context-memory", "runtime/context-memory-O0"],
+        plant: Plant::LibgccWord {
+            function: "__morestack_non_split",
+            word: B_LS_CONTINUE,
+            nth: 0,
+            to: NOP,
+        },
+    },
+    Fault {
+        name: "libgcc-no-segment-mark",
+        rule: "__morestack marks a segment it reuses as used, so that the next park gives back its pages, planted: the mark skipped (5.9)",
+        owners: &["runtime/context-memory", "runtime/context-memory-O0"],
+        plant: Plant::LibgccWord {
+            function: "__morestack",
+            word: STR_SEGMENT_MARK,
+            nth: 0,
             to: NOP,
         },
     },

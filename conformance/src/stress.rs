@@ -14,8 +14,9 @@
 //! 1. `__morestack`, switching to a reused segment (the path without
 //!    system calls): the guard becomes the new segment's top (the SP the
 //!    function continues with) instead of its bottom + BACKOFF, so the
-//!    function's first call into split-stack code crosses again (`mov sp,
-//!    x10; add x9, x9, #BACKOFF` becomes `mov sp, x10; mov x9, x10`);
+//!    function's first call into split-stack code crosses again (`sub x9,
+//!    x16, x17; add x9, x9, #BACKOFF`, the segment's top minus its size plus
+//!    BACKOFF, becomes `mov x9, x16; nop`);
 //! 2. `__morestack`, switching to a segment it had to allocate: the same
 //!    (`sub x9, x0, x10; add x9, x9, #BACKOFF` becomes `mov x9, x0; nop`);
 //! 3. `__stack_split_initialize`: the initial thread's guard becomes
@@ -47,10 +48,10 @@ use crate::Toolchain;
 
 /// `sub x9, x0, x10`.
 const SUB_X9_X0_X10: u32 = 0xcb0a_0009;
-/// `mov sp, x10`.
-const MOV_SP_X10: u32 = 0x9100_015f;
-/// `mov x9, x10` (`orr x9, xzr, x10`).
-const MOV_X9_X10: u32 = 0xaa0a_03e9;
+/// `sub x9, x16, x17` (a reused segment's top minus its size).
+const SUB_X9_X16_X17: u32 = 0xcb11_0209;
+/// `mov x9, x16` (`orr x9, xzr, x16`).
+const MOV_X9_X16: u32 = 0xaa10_03e9;
 /// `add x9, x9, #4, lsl #12` (BACKOFF, 16 KiB).
 const ADD_X9_BACKOFF: u32 = 0x9140_1129;
 /// `mov x9, x0` (`orr x9, xzr, x0`).
@@ -93,18 +94,19 @@ fn find_pairs(w: &[u32], seq: [u32; 2]) -> Vec<usize> {
 /// exactly once.
 pub fn stress_morestack(code: &mut [u8]) -> Result<()> {
     let w = words(code);
-    let reused = find_pairs(&w, [MOV_SP_X10, ADD_X9_BACKOFF]);
+    let reused = find_pairs(&w, [SUB_X9_X16_X17, ADD_X9_BACKOFF]);
     let allocated = find_pairs(&w, [SUB_X9_X0_X10, ADD_X9_BACKOFF]);
     if reused.len() != 1 || allocated.len() != 1 {
         bail!(
-            "__morestack: {} guard computations `mov sp, x10; add x9, x9, #BACKOFF` and {} \
+            "__morestack: {} guard computations `sub x9, x16, x17; add x9, x9, #BACKOFF` and {} \
              `sub x9, x0, x10; add x9, x9, #BACKOFF`, expected one each (switch to a reused \
              and to an allocated segment): libgcc's morestack.S changed",
             reused.len(),
             allocated.len()
         );
     }
-    put(code, reused[0] + 1, MOV_X9_X10);
+    put(code, reused[0], MOV_X9_X16);
+    put(code, reused[0] + 1, NOP);
     put(code, allocated[0], MOV_X9_X0);
     put(code, allocated[0] + 1, NOP);
     Ok(())
@@ -393,8 +395,10 @@ mod tests {
     #[test]
     fn morestack_gets_both_switches_raised() {
         let stur = 0xf81f_8169; // stur x9, [x11, #-8]
+        let mov_sp_x16 = 0x9100_021f;
         let mut code = bytes(&[
-            MOV_SP_X10,
+            mov_sp_x16,
+            SUB_X9_X16_X17,
             ADD_X9_BACKOFF,
             stur,
             NOP,
@@ -405,17 +409,17 @@ mod tests {
         stress_morestack(&mut code).unwrap();
         assert_eq!(
             words(&code),
-            [MOV_SP_X10, MOV_X9_X10, stur, NOP, MOV_X9_X0, NOP, stur]
+            [mov_sp_x16, MOV_X9_X16, NOP, stur, NOP, MOV_X9_X0, NOP, stur]
         );
     }
 
     #[test]
     fn a_changed_morestack_is_refused() {
         for w in [
-            vec![MOV_SP_X10, ADD_X9_BACKOFF],
+            vec![SUB_X9_X16_X17, ADD_X9_BACKOFF],
             vec![SUB_X9_X0_X10, ADD_X9_BACKOFF],
             vec![
-                MOV_SP_X10,
+                SUB_X9_X16_X17,
                 ADD_X9_BACKOFF,
                 SUB_X9_X0_X10,
                 ADD_X9_BACKOFF,

@@ -62,6 +62,7 @@ const UNWIND_PAD_SRC: &str = include_str!("../../cases/unwind_pad.c");
 const NESTED_SRC: &str = include_str!("../../cases/nested.c");
 const APPLY_SRC: &str = include_str!("../../cases/builtin_apply.c");
 const SIGNAL_STRESS_SRC: &str = include_str!("../../cases/signal_stress.c");
+const CONTEXT_MEMORY_SRC: &str = include_str!("../../cases/context_memory.c");
 
 /// `-DGUARD_OFFSET=` with [`crate::abi::GUARD_OFFSET_FROM_TP`] (bytes
 /// from TP; a unit test keeps the two equal), for the cases that read the
@@ -186,6 +187,24 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-pthread"],
         expect: "signal stress ok\n",
         qemu: &[("QEMU_SINGLESTEP", "1")],
+    },
+    RuntimeCase {
+        id: "runtime/context-memory",
+        title: "a __splitstack_makecontext context that calls the C library stays on one segment with one page resident; after deep recursion returns, parking gives back all but the header pages (mincore), twice",
+        file: "context_memory.c",
+        src: CONTEXT_MEMORY_SRC,
+        flags: &["-O2"],
+        expect: "context memory ok\n",
+        qemu: &[],
+    },
+    RuntimeCase {
+        id: "runtime/context-memory-O0",
+        title: "context memory at -O0",
+        file: "context_memory.c",
+        src: CONTEXT_MEMORY_SRC,
+        flags: &["-O0"],
+        expect: "context memory ok\n",
+        qemu: &[],
     },
     RuntimeCase {
         id: "runtime/nested-trampolines",

@@ -133,11 +133,24 @@ pub fn callgrind_total(text: &str) -> Result<u64> {
 
 impl Bench<'_> {
     fn compile(&self, arch: Arch, case: &str, split: bool, extra: &[&str]) -> Result<Bin> {
+        self.compile_tagged(arch, case, split, extra, "")
+    }
+
+    /// [`Self::compile`] into a directory of its own, named after `tag`
+    /// (for builds whose `extra` flags differ from the usual ones).
+    fn compile_tagged(
+        &self,
+        arch: Arch,
+        case: &str,
+        split: bool,
+        extra: &[&str],
+        tag: &str,
+    ) -> Result<Bin> {
         let src = self.repo.join("bench/cases").join(format!("{case}.c"));
         let variant = if split { "split" } else { "nosplit" };
         let out = self
             .dir
-            .join(format!("{}-{variant}", arch.name()))
+            .join(format!("{}-{variant}{tag}", arch.name()))
             .join(case);
         std::fs::create_dir_all(out.parent().context("no parent")?)?;
         let cc = match arch {
@@ -167,6 +180,18 @@ impl Bench<'_> {
     /// Runs `bin` with `args`; returns its output and, with `count`, the
     /// executed instructions.  Errors: non-zero exit, tool failure.
     fn run(&self, bin: &Bin, args: &[String], count: bool) -> Result<(Output, Option<u64>, f64)> {
+        self.run_env(bin, args, count, &[])
+    }
+
+    /// [`Self::run`] with extra environment variables for the program
+    /// (under qemu-user they reach the guest through qemu's environment).
+    fn run_env(
+        &self,
+        bin: &Bin,
+        args: &[String],
+        count: bool,
+        env: &[(&str, &str)],
+    ) -> Result<(Output, Option<u64>, f64)> {
         let tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
         let cmd = match (bin.arch, count) {
             (Arch::Aarch64, true) => Cmd::new("qemu-aarch64")
@@ -191,6 +216,7 @@ impl Bench<'_> {
         }
         .args(args.iter().cloned())
         .env("LC_ALL", "C");
+        let cmd = env.iter().fold(cmd, |c, (k, v)| c.env(k, v));
         // A workload that hangs must not hang the bench.
         let cmd = cmd.with_timeout(RUN_TIMEOUT_S);
         let t = Instant::now();
@@ -576,26 +602,63 @@ fn crossings(b: &Bench, rows: &mut Vec<Row>) -> Result<()> {
     Ok(())
 }
 
+/// A configuration of figure 4: name in the table, the workload's mode
+/// argument, whether it is a split-stack build, extra compiler/linker
+/// flags, and environment variables for the run.
+type MemoryMode = (
+    &'static str,
+    &'static str,
+    bool,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
+/// Figure 4's configurations.  `split-reserve64k` is how a user lowers
+/// a context's address space (docs/abi.md 5.9): gold's adjustment for
+/// calls into code without checks lowered to 64 KiB, and the runtime's
+/// reserve with it.
+const MEMORY_MODES: [MemoryMode; 4] = [
+    ("split", "split", true, &[], &[]),
+    (
+        "split-reserve64k",
+        "split",
+        true,
+        &["-Wl,--split-stack-adjust-size=0x10000"],
+        &[("SPLIT_STACK_RESERVE", "65536")],
+    ),
+    ("fixed64k", "fixed64k", false, &[], &[]),
+    ("fixed4m", "fixed4m", false, &[], &[]),
+];
+
 fn memory(b: &Bench, rows: &mut Vec<Row>, counts: &[usize]) -> Result<()> {
     for &count in counts {
-        for (mode, split) in [("split", true), ("fixed64k", false), ("fixed4m", false)] {
-            b.ui_step(&format!("figure 4: {count} coroutines, {mode}"));
+        for (name, mode, split, extra, env) in MEMORY_MODES {
+            b.ui_step(&format!("figure 4: {count} coroutines, {name}"));
             let mut vals = BTreeMap::new();
             let mut failures = Vec::new();
             for arch in [Arch::Aarch64, Arch::X86_64] {
-                let bin = b.compile(arch, "costacks", split, &[])?;
+                let tag = if extra.is_empty() {
+                    String::new()
+                } else {
+                    format!("-{name}")
+                };
+                let bin = b.compile_tagged(arch, "costacks", split, extra, &tag)?;
                 // A run that fails (e.g. out of memory or mappings at the
                 // larger counts) is reported in the table, not hidden, and
                 // does not stop the other figures.
-                let measured = (|| -> Result<[f64; 3]> {
-                    let (o, _, _) = b.run(&bin, &args(&[&count.to_string(), mode]), false)?;
+                let measured = (|| -> Result<[f64; 5]> {
+                    let (o, _, _) =
+                        b.run_env(&bin, &args(&[&count.to_string(), mode]), false, env)?;
                     let f = |k: &str| field(&o, k, &bin.path);
                     let start_rss = f("start_rss_kib")?;
                     let start_vm = f("start_vm_kib")?;
+                    let start_anon = f("start_anon_kib")?;
                     Ok([
                         (f("created_rss_kib")? - start_rss) / count as f64,
                         (f("recursed_rss_kib")? - start_rss) / count as f64,
                         (f("recursed_vm_kib")? - start_vm) / count as f64,
+                        (f("created_anon_kib")? - start_anon) / count as f64,
+                        (f("recursed_anon_kib")? - start_anon) / count as f64,
                     ])
                 })();
                 match measured {
@@ -604,7 +667,7 @@ fn memory(b: &Bench, rows: &mut Vec<Row>, counts: &[usize]) -> Result<()> {
                     }
                     Err(e) => {
                         let first = format!("{e:#}").lines().next().unwrap_or("").to_string();
-                        b.ui_step(&format!("{} {mode} {count}: failed: {first}", arch.name()));
+                        b.ui_step(&format!("{} {name} {count}: failed: {first}", arch.name()));
                         failures.push(format!("{} failed: {first}", arch.name()));
                     }
                 }
@@ -614,26 +677,38 @@ fn memory(b: &Bench, rows: &mut Vec<Row>, counts: &[usize]) -> Result<()> {
             } else {
                 format!(" ({})", failures.join("; "))
             };
-            for (i, what) in [
-                "resident memory per coroutine, started",
-                "resident memory per coroutine, after recursing through 56 KiB",
-                "virtual memory per coroutine, after recursing",
+            let process = "bench/cases/costacks.c: VmRSS/VmSize of /proc/self/status minus \
+                           the value at start, divided by the count (AArch64: of the \
+                           qemu-user process, which includes qemu's own bookkeeping of \
+                           guest pages, growing with the guest's address space; x86_64 \
+                           native is the clean figure)";
+            let guest = "bench/cases/costacks.c: resident pages of the private anonymous \
+                         mappings (mincore over /proc/self/maps) minus the value at start, \
+                         divided by the count: the program's own memory (AArch64: the \
+                         guest's, without qemu's bookkeeping)";
+            for (i, (what, method)) in [
+                ("resident memory per coroutine, started", process),
+                (
+                    "resident memory per coroutine, after recursing through 56 KiB",
+                    process,
+                ),
+                ("virtual memory per coroutine, after recursing", process),
+                ("anonymous memory resident per coroutine, started", guest),
+                (
+                    "anonymous memory resident per coroutine, after recursing through 56 KiB",
+                    guest,
+                ),
             ]
             .iter()
             .enumerate()
             {
                 rows.push(Row {
                     figure: 4,
-                    item: format!("{count} coroutines, {mode}: {what}"),
+                    item: format!("{count} coroutines, {name}: {what}"),
                     aarch64: vals.get(&Arch::Aarch64).map(|v| v[i]),
                     x86_64: vals.get(&Arch::X86_64).map(|v| v[i]),
                     unit: "KiB".into(),
-                    method: "bench/cases/costacks.c: VmRSS/VmSize of /proc/self/status minus \
-                             the value at start, divided by the count (AArch64: of the \
-                             qemu-user process, which includes qemu's own bookkeeping of \
-                             guest pages; x86_64 native is the clean figure)"
-                        .to_string()
-                        + &note,
+                    method: method.to_string() + &note,
                 });
             }
         }
