@@ -6,7 +6,10 @@
      landing pad must raise SIGILL;
    - recurses deeply through function pointers across many segments:
      __morestack enters each function's continuation with blr x12 (it
-     must find bti c there) and every function is entered with blr;
+     must find a landing pad there: paciasp, which starts the normal
+     prologue of a function that signs its return address, and bti c in
+     a function that does not, here one built with
+     branch-protection=bti) and every function is entered with blr;
    - unwinds a thread's deep recursion with pthread_exit (forced
      unwinding through __morestack frames: its landing pad needs bti j),
      counting the cleanups run; the thread's stack is the smallest AArch64
@@ -60,6 +63,18 @@ static volatile rec_fn rec_ptr;
 
 static int
 rec (int n)
+{
+  char buf[2048];
+  memset (buf, n & 0x7f, sizeof buf);
+  if (n == 0)
+    return 0;
+  return rec_ptr (n - 1) + (buf[n % sizeof buf] == (n & 0x7f));
+}
+
+/* The same without return-address signing: its continuation starts
+   with bti c.  */
+__attribute__ ((target ("branch-protection=bti"))) static int
+rec_unsigned (int n)
 {
   char buf[2048];
   memset (buf, n & 0x7f, sizeof buf);
@@ -146,6 +161,14 @@ main (void)
   if (r != DEPTH)
     {
       printf ("bti FAILED: recursion returned %d, expected %d\n", r, DEPTH);
+      return 1;
+    }
+  rec_ptr = rec_unsigned;
+  r = rec_ptr (DEPTH);
+  if (r != DEPTH)
+    {
+      printf ("bti FAILED: recursion without pac-ret returned %d, expected "
+	      "%d\n", r, DEPTH);
       return 1;
     }
 

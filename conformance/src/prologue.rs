@@ -101,10 +101,23 @@ fn is_bti_c(i: &Instruction) -> bool {
         && matches!(i.operands[1], Operand::Immediate(2))
 }
 
-/// Whether the instruction at byte offset `at` of `code` is `bti c` (or
-/// `bti jc`, which also accepts calls).  False outside `code`.
-pub fn bti_c_at(code: &[u8], at: u64) -> bool {
-    decode(code, at as usize).is_ok_and(|i| {
+/// `paciasp` and `pacibsp`: landing pads for `BLR` and `BR x16`/`x17`
+/// themselves (BTYPE 10 and 01; docs/abi.md 5.2).
+const PACIXSP: [u32; 2] = [0xd503_233f, 0xd503_237f];
+
+/// Whether the instruction at byte offset `at` of `code` is a landing
+/// pad for `BLR` and `BR x16` (BTYPE 10 and 01, how `__morestack` and
+/// `__morestack_non_split` enter a continuation; docs/abi.md 5.2):
+/// `bti c`, `bti jc`, `paciasp` or `pacibsp`.  False outside `code`.
+pub fn call_landing_pad_at(code: &[u8], at: u64) -> bool {
+    let at = at as usize;
+    let word = code
+        .get(at..at + 4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    if word.is_some_and(|w| PACIXSP.contains(&w)) {
+        return true;
+    }
+    decode(code, at).is_ok_and(|i| {
         is_bti_c(&i)
             || (i.opcode == Opcode::HINT
                 && matches!(i.operands[0], Operand::ControlReg(4))

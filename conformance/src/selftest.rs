@@ -198,7 +198,7 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         name: "no-bti-at-far-continuation",
-        rule: "with BTI, .Lcont of the far form starts with bti c (5.2)",
+        rule: "with BTI, .Lcont of the far form is a landing pad, bti c where no paciasp follows (5.2)",
         owners: &["prologue/far-form"],
         plant: Plant::AsmFile(
             r"s/(\tb\.hs\t1f\n\tb\t\.L\w+\n1:\n(?:\.L\w+:\n)*)\t(?:bti\tc|hint\t34)[^\n]*\n/$1/g",
@@ -206,7 +206,7 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         name: "no-bti-at-continuation",
-        rule: "with BTI, the continuation .Lcont starts with bti c: __morestack enters it with blr x12 (5.2, 5.3)",
+        rule: "with BTI, the continuation .Lcont is a landing pad (bti c, or the paciasp that starts the normal prologue): __morestack enters it with blr x12 (5.2, 5.3); planted: bti c removed where no paciasp follows",
         owners: &["runtime/bti", LAYOUT],
         plant: Plant::AsmFile(r"s/(\tb\.lo\t\.L\w+\n\.L\w+:\n)\t(?:bti\tc|hint\t34)[^\n]*\n/$1/g"),
     },
@@ -999,9 +999,9 @@ mod tests {
         assert_eq!(
             whole(
                 "no-bti-at-continuation",
-                "\thint\t34 // bti c\n\tmrs\tx9, tpidr_el0\n\tb.lo\t.L6\n.L7:\n\thint\t34 // bti c\n\thint\t25 // paciasp\n"
+                "\thint\t34 // bti c\n\tmrs\tx9, tpidr_el0\n\tb.lo\t.L6\n.L7:\n\thint\t34 // bti c\n\tsub\tsp, sp, #2048\n"
             ),
-            "\thint\t34 // bti c\n\tmrs\tx9, tpidr_el0\n\tb.lo\t.L6\n.L7:\n\thint\t25 // paciasp"
+            "\thint\t34 // bti c\n\tmrs\tx9, tpidr_el0\n\tb.lo\t.L6\n.L7:\n\tsub\tsp, sp, #2048"
         );
         let check = "\tmrs\tx9, tpidr_el0\n\tldur\tx9, [x9, #-8]\n\tcmp\tsp, x9\n\tb.lo\t.L5\n";
         assert!(perl(asm("guard-offset"), check).contains("[x9, #-16]"));
@@ -1061,9 +1061,9 @@ mod tests {
         assert_eq!(
             whole(
                 "no-bti-at-far-continuation",
-                "\tb.hs\t1f\n\tb\t.L5\n1:\n.L6:\n\thint\t34 // bti c\n\thint\t25 // paciasp\n"
+                "\tb.hs\t1f\n\tb\t.L5\n1:\n.L6:\n\thint\t34 // bti c\n\tsub\tsp, sp, #2048\n"
             ),
-            "\tb.hs\t1f\n\tb\t.L5\n1:\n.L6:\n\thint\t25 // paciasp"
+            "\tb.hs\t1f\n\tb\t.L5\n1:\n.L6:\n\tsub\tsp, sp, #2048"
         );
         let two = "\t.cfi_startproc\n\tsub\tx10, sp, #3, lsl #12\n\t.cfi_def_cfa_offset 8192\n\t.cfi_endproc\n\
                    \t.cfi_startproc\n\tcmp\tsp, x9\n\t.cfi_endproc\n\

@@ -342,10 +342,10 @@ pub fn judge_function(
         ));
     }
     // docs/abi.md 5.2: with BTI, __morestack enters .Lcont by BLR (or
-    // BR x16): it must be a call landing pad.
-    if bti && !crate::prologue::bti_c_at(&f.code, cont) {
+    // BR x16): it must be a call landing pad (bti c, or paciasp).
+    if bti && !crate::prologue::call_landing_pad_at(&f.code, cont) {
         return Err(format!(
-            "{}: no `bti c` at the continuation (+{cont}) with BTI enabled: __morestack enters it by blr",
+            "{}: no `bti c` (or `paciasp`) at the continuation (+{cont}) with BTI enabled: __morestack enters it by blr",
             f.name
         ));
     }
@@ -617,9 +617,24 @@ mod tests {
         // bti c at the entry, none at the continuation.
         let f = s_function_cont(&[BTI_C], LDUR, 32, false);
         let e = err(&f, form_s(16, false), true, true);
-        assert!(e.contains("`bti c` at the continuation (+20)"), "{e}");
+        assert!(e.contains("at the continuation (+20)"), "{e}");
         // Without BTI nobody asks for it.
         assert!(judge_function(&f, form_s(16, false), true, false).is_ok());
+        // paciasp (and pacibsp) at the continuation are landing pads
+        // themselves (docs/abi.md 5.2); bti j is not one for BLR.
+        for (pad, ok) in [
+            (0xd503_233fu32, true),
+            (0xd503_237f, true),
+            (0xd503_249f, false),
+        ] {
+            let mut f = s_function_cont(&[BTI_C], LDUR, 32, true);
+            f.code[20..24].copy_from_slice(&pad.to_le_bytes());
+            assert_eq!(
+                judge_function(&f, form_s(16, false), true, true).is_ok(),
+                ok,
+                "{pad:#x}"
+            );
+        }
         // Another form than the frame class's.
         let e = err(
             &good,
