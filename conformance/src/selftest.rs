@@ -91,7 +91,7 @@ const ADD_BACKOFF_PLUS_12K: u32 = 0x9140_1d4a;
 /// `b.ls` back to the continuation in `__morestack_non_split`: SP and
 /// x10 lie within the current segment's bounds, so the function runs in
 /// the segment's reserve (docs/abi.md, 5.9).
-const B_LS_CONTINUE: u32 = 0x54ff_fd49;
+const B_LS_CONTINUE: u32 = 0x54ff_fd29;
 /// `str x9, [x16, #48]`: `__morestack` marking a reused segment as used
 /// (its `extra` field) for the trimming at the next park (docs/abi.md,
 /// 5.9).
