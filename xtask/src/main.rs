@@ -293,7 +293,7 @@ fn run() -> Result<ExitCode> {
                 cc1,
             };
             let r = harness::corpus::run(&ui, &cache, &opts)?;
-            if r.regressions() > 0 {
+            if r.failed() {
                 return Ok(ExitCode::FAILURE);
             }
         }

@@ -193,10 +193,11 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
             cc1: None,
         },
     )?;
-    if corpus.regressions() > 0 {
+    if corpus.failed() {
         eprintln!(
-            "corpus sample: {} regression(s); report: {}",
+            "corpus sample: {} regression(s), nothing passing in: {:?}; report: {}",
             corpus.regressions(),
+            corpus.empty_comparisons(),
             cache.logs().join("corpus.md").display()
         );
         return Ok(ExitCode::FAILURE);

@@ -12,11 +12,14 @@ pub type Results = BTreeMap<String, String>;
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Comparison {
     /// Passes unpatched (or was UNSUPPORTED there), does not pass
-    /// patched; or passes unpatched and is missing patched (`MISSING`).
+    /// patched; or passes unpatched and is missing patched (`MISSING`);
+    /// or is only in the patched run (`ABSENT` unpatched) and fails
+    /// there.
     pub regressions: Vec<(String, String, String)>,
     /// Does not pass unpatched, passes patched.
     pub fixed: Vec<String>,
-    /// Only in the patched run (tests the series adds).
+    /// Only in the patched run (tests the series adds, or tests only the
+    /// patched side ran), passing or UNSUPPORTED there.
     pub new: Vec<(String, String)>,
     /// Not passing (and not UNSUPPORTED) on either side.
     pub both_fail: Vec<(String, String)>,
@@ -38,6 +41,12 @@ pub fn compare(unpatched: &Results, patched: &Results) -> Comparison {
     let mut c = Comparison::default();
     for (t, p) in patched {
         match unpatched.get(t) {
+            // Run only on the patched side and not passing there: a
+            // failure that nothing else would report.
+            None if !passes(p) && p != "UNSUPPORTED" => {
+                c.regressions
+                    .push((t.clone(), "ABSENT".to_string(), p.clone()))
+            }
             None => c.new.push((t.clone(), p.clone())),
             Some(u) if passes(u) && !passes(p) => {
                 c.regressions.push((t.clone(), u.clone(), p.clone()))
@@ -171,6 +180,8 @@ mod tests {
             ("unsup-fail", "FAIL"),
             ("unsup-pass", "PASS"),
             ("new", "PASS"),
+            ("new-fail", "FAIL"),
+            ("new-unsup", "UNSUPPORTED"),
         ]);
         let c = compare(&u, &p);
         let names = |v: &[(String, String, String)]| -> Vec<String> {
@@ -178,16 +189,23 @@ mod tests {
         };
         assert_eq!(
             names(&c.regressions),
-            ["pass-fail", "unsup-fail", "gone-pass"]
+            ["new-fail", "pass-fail", "unsup-fail", "gone-pass"]
         );
         assert_eq!(c.fixed, ["fail-pass", "unsup-pass"]);
         assert_eq!(c.both_fail, [("fail-fail".to_string(), "FAIL".to_string())]);
         assert_eq!(c.unsupported, ["unsup-unsup"]);
         assert_eq!(c.dropped, [("gone-fail".to_string(), "FAIL".to_string())]);
-        assert_eq!(c.new, [("new".to_string(), "PASS".to_string())]);
+        assert_eq!(
+            c.new,
+            [
+                ("new".to_string(), "PASS".to_string()),
+                ("new-unsup".to_string(), "UNSUPPORTED".to_string())
+            ]
+        );
         assert_eq!(c.passed_both, 1);
         let md = report("t", &u, &p, &c);
-        assert!(md.contains("- regressions: 3"), "{md}");
+        assert!(md.contains("- regressions: 4"), "{md}");
+        assert!(md.contains("new-fail: ABSENT -> FAIL"), "{md}");
         assert!(md.contains("gone-fail: FAIL"), "{md}");
     }
 }

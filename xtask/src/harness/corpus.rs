@@ -34,6 +34,9 @@ pub struct Corpus {
     /// Test files that found defects of the series (docs/corpus.md):
     /// every sample runs them too.
     pub found: &'static [&'static str],
+    /// Execution tests that every sample runs too, for corpora whose
+    /// first files by name only compile or run little.
+    pub executed: &'static [&'static str],
 }
 
 /// The corpora of issue 19: C execute tests, the torture tests of
@@ -69,6 +72,7 @@ pub const CORPORA: &[Corpus] = &[
             "simd-5.c",
             "stdarg-3.c",
         ],
+        executed: &[],
     },
     Corpus {
         name: "gcc.dg/torture",
@@ -76,18 +80,22 @@ pub const CORPORA: &[Corpus] = &[
         exp: "dg-torture.exp",
         // A trampoline on a segment (libgcc: executable segments).
         found: &["pr86389.c"],
+        executed: &[],
     },
     Corpus {
         name: "g++.dg/torture",
         target: "check-g++",
         exp: "dg-torture.exp",
         found: &[],
+        // Its first files are compile-only: C++ exceptions that run.
+        executed: &["except-1.C", "pr100382.C", "pr111773.C"],
     },
     Corpus {
         name: "g++.dg/eh",
         target: "check-g++",
         exp: "dg.exp=eh/*.C",
         found: &[],
+        executed: &["forced1.C", "forced2.C", "ctor1.C", "dtor1.C"],
     },
 ];
 
@@ -363,12 +371,29 @@ pub struct CorpusReport {
 }
 
 impl CorpusReport {
-    /// Tests that pass without `-fsplit-stack` and not in some mode.
+    /// Tests that pass without `-fsplit-stack` and not in some mode (or
+    /// run only in the mode and fail there).
     pub fn regressions(&self) -> usize {
         self.comparisons
             .iter()
             .map(|(_, _, c)| c.regressions.len())
             .sum()
+    }
+
+    /// The corpus/mode pairs in which no result passed on both sides:
+    /// a broken setup (qemu, the board, the toolchain), not a clean run.
+    pub fn empty_comparisons(&self) -> Vec<String> {
+        self.comparisons
+            .iter()
+            .filter(|(_, _, c)| c.passed_both == 0)
+            .map(|(corpus, mode, _)| format!("{corpus} ({})", mode.name()))
+            .collect()
+    }
+
+    /// Whether the run shows a problem: a regression, or a comparison in
+    /// which nothing passed on both sides.
+    pub fn failed(&self) -> bool {
+        self.regressions() > 0 || !self.empty_comparisons().is_empty()
     }
 
     /// The Markdown report.
@@ -382,6 +407,7 @@ impl CorpusReport {
             "regressions",
             "fixed",
             "failing in both",
+            "only in the mode (passing or unsupported)",
         ]);
         for (corpus, mode, c) in &self.comparisons {
             let n = self
@@ -398,6 +424,7 @@ impl CorpusReport {
                 c.regressions.len().to_string(),
                 c.fixed.len().to_string(),
                 c.both_fail.len().to_string(),
+                c.new.len().to_string(),
             ]);
         }
         let mut md = format!(
@@ -408,18 +435,32 @@ impl CorpusReport {
              with the crossing-stress runtime of docs/stress.md; `hardened`: with the \
              distributions' hardening flags, compared with `hardened-plain`, the same flags \
              without `-fsplit-stack`). A regression is a result that passes in the reference \
-             and not in the mode.\n\n{}",
+             and not in the mode, or that exists only in the mode and fails there (ABSENT). \
+             XFAIL counts as passing.\n\n{}",
             fmt_duration(self.took),
             TORTURE_OPTIONS.join(", "),
             t.render()
         );
+        for e in self.empty_comparisons() {
+            md.push_str(&format!(
+                "\n**{e}: no result passed on both sides: the setup is broken.**\n"
+            ));
+        }
         for (corpus, mode, c) in &self.comparisons {
-            if c.regressions.is_empty() {
-                continue;
+            if !c.regressions.is_empty() {
+                md.push_str(&format!("\n## {corpus}, {}: regressions\n\n", mode.name()));
+                for (test, u, p) in &c.regressions {
+                    md.push_str(&format!("- `{test}`: {u} -> {p}\n"));
+                }
             }
-            md.push_str(&format!("\n## {corpus}, {}: regressions\n\n", mode.name()));
-            for (test, u, p) in &c.regressions {
-                md.push_str(&format!("- `{test}`: {u} -> {p}\n"));
+            if !c.new.is_empty() {
+                md.push_str(&format!(
+                    "\n## {corpus}, {}: results only in the mode\n\n",
+                    mode.name()
+                ));
+                for (test, p) in &c.new {
+                    md.push_str(&format!("- `{test}`: {p}\n"));
+                }
             }
         }
         md
@@ -440,7 +481,13 @@ fn sample_files(cache: &Cache, corpus: &Corpus, n: usize) -> Result<Vec<String>>
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n.ends_with(ext))
         .collect();
-    Ok(sample(v, n, corpus.found))
+    let extra: Vec<&str> = corpus
+        .found
+        .iter()
+        .chain(corpus.executed)
+        .copied()
+        .collect();
+    Ok(sample(v, n, &extra))
 }
 
 /// The first `n` of `files` by name, then those of `found` not among
@@ -553,6 +600,40 @@ pub fn run(ui: &Ui, cache: &Cache, opts: &Options) -> Result<CorpusReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_fails_on_regressions_and_on_comparisons_where_nothing_passed() {
+        let results = |v: &[(&str, &str)]| -> crate::harness::compare::Results {
+            v.iter()
+                .map(|(t, r)| (t.to_string(), r.to_string()))
+                .collect()
+        };
+        let report = |plain: &[(&str, &str)], split: &[(&str, &str)]| CorpusReport {
+            runs: Vec::new(),
+            comparisons: vec![(
+                "c",
+                Mode::Split,
+                crate::harness::compare::compare(&results(plain), &results(split)),
+            )],
+            took: std::time::Duration::ZERO,
+        };
+        let clean = report(&[("a", "PASS")], &[("a", "PASS")]);
+        assert!(!clean.failed());
+        assert!(clean
+            .markdown("x")
+            .contains("| c | split | plain | 0 | 1 | 0 | 0 | 0 | 0 |"));
+        let broken = report(&[("a", "FAIL")], &[("a", "FAIL")]);
+        assert_eq!(broken.empty_comparisons(), ["c (split)"]);
+        assert!(broken.failed());
+        assert!(broken.markdown("x").contains("setup is broken"));
+        let absent = report(&[("a", "PASS")], &[("a", "PASS"), ("b", "FAIL")]);
+        assert_eq!(absent.regressions(), 1);
+        assert!(absent.failed());
+        assert!(absent.markdown("x").contains("- `b`: ABSENT -> FAIL"));
+        let only = report(&[("a", "PASS")], &[("a", "PASS"), ("b", "PASS")]);
+        assert!(!only.failed());
+        assert!(only.markdown("x").contains("results only in the mode"));
+    }
 
     #[test]
     fn corpora_are_chosen_by_directory() {
