@@ -30,6 +30,7 @@ pub const JUDGING_FUNCTIONS: &[&str] = &[
     "unexpected",
     "scratch",
     "is_bti_c",
+    "call_landing_pad_at",
     "is_nop",
     "is_x",
     "is_sp",
