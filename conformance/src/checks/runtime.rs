@@ -44,6 +44,10 @@ pub struct RuntimeCase {
     /// translation block, so that a signal can arrive between any two
     /// instructions); none: qemu's defaults.
     pub qemu: &'static [(&'static str, &'static str)],
+    /// Environment variables of the program itself (qemu's `-E`), for
+    /// the runtime's settings (`SPLIT_STACK_GUARD`, `SPLIT_STACK_RESERVE`,
+    /// docs/abi.md 5.9); none: the program gets qemu's environment.
+    pub env: &'static [(&'static str, &'static str)],
 }
 
 pub const RECURSION_SRC: &str = include_str!("../../cases/recursion.c");
@@ -63,6 +67,7 @@ const NESTED_SRC: &str = include_str!("../../cases/nested.c");
 const APPLY_SRC: &str = include_str!("../../cases/builtin_apply.c");
 const SIGNAL_STRESS_SRC: &str = include_str!("../../cases/signal_stress.c");
 const CONTEXT_MEMORY_SRC: &str = include_str!("../../cases/context_memory.c");
+const PARK_MAPPINGS_SRC: &str = include_str!("../../cases/park_mappings.c");
 
 /// `-DGUARD_OFFSET=` with [`crate::abi::GUARD_OFFSET_FROM_TP`] (bytes
 /// from TP; a unit test keeps the two equal), for the cases that read the
@@ -79,6 +84,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-pthread"],
         expect: "recursion ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/deep-recursion-O0",
@@ -88,6 +94,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O0", "-pthread"],
         expect: "recursion ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/static-pthread",
@@ -97,6 +104,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-static", "-pthread"],
         expect: "recursion ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/arguments",
@@ -106,6 +114,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2"],
         expect: "args ok 1\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/arguments-O3",
@@ -115,6 +124,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O3"],
         expect: "args ok 1\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/arguments-O0",
@@ -124,6 +134,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O0"],
         expect: "args ok 1\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/signals",
@@ -133,6 +144,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2"],
         expect: "signals ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/coroutines",
@@ -142,6 +154,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2"],
         expect: "coroutines ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/unwind",
@@ -151,6 +164,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-fexceptions", "-pthread"],
         expect: "unwind ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/unwind-static",
@@ -160,6 +174,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-fexceptions", "-static", "-pthread"],
         expect: "unwind ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/unwind-pad",
@@ -169,6 +184,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-fexceptions"],
         expect: "unwind pad ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/unwind-pad-static",
@@ -178,6 +194,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-fexceptions", "-static"],
         expect: "unwind pad ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/signal-crossings",
@@ -187,6 +204,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-pthread"],
         expect: "signal stress ok\n",
         qemu: &[("QEMU_SINGLESTEP", "1")],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/context-memory",
@@ -196,6 +214,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2"],
         expect: "context memory ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/context-memory-O0",
@@ -205,6 +224,29 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O0"],
         expect: "context memory ok\n",
         qemu: &[],
+        env: &[],
+    },
+    RuntimeCase {
+        id: "runtime/context-memory-bad-reserve",
+        title: "context memory with SPLIT_STACK_RESERVE=-1, which the runtime must ignore (it wrapped to 0, no reserve, before)",
+        file: "context_memory.c",
+        src: CONTEXT_MEMORY_SRC,
+        flags: &["-O2"],
+        expect: "context memory ok\n",
+        qemu: &[],
+        env: &[("SPLIT_STACK_RESERVE", "-1")],
+    },
+    RuntimeCase {
+        id: "runtime/park-mappings",
+        title: "with SPLIT_STACK_GUARD set, 1000 parks after deep recursion leave the number of mappings unchanged (guard pages are unmapped with their segments)",
+        file: "park_mappings.c",
+        src: PARK_MAPPINGS_SRC,
+        // -O0: every level keeps its own frame, so the recursion needs
+        // segments beyond the next one, which each park unmaps.
+        flags: &["-O0"],
+        expect: "park mappings ok\n",
+        qemu: &[],
+        env: &[("SPLIT_STACK_GUARD", "1")],
     },
     RuntimeCase {
         id: "runtime/nested-trampolines",
@@ -214,6 +256,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-pthread"],
         expect: "nested ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/builtin-apply",
@@ -223,6 +266,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2"],
         expect: "apply ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/builtin-apply-O0",
@@ -232,6 +276,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O0"],
         expect: "apply ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/ipa-ra",
@@ -241,6 +286,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-fipa-ra"],
         expect: "ipa-ra ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/ipa-ra-O3",
@@ -250,6 +296,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O3"],
         expect: "ipa-ra ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/longjmp-fortify",
@@ -259,6 +306,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-D_FORTIFY_SOURCE=2", "-pthread"],
         expect: "longjmp ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/hardened",
@@ -278,6 +326,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         ],
         expect: "longjmp ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/alloca",
@@ -287,6 +336,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2"],
         expect: "alloca ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/alloca-large",
@@ -296,6 +346,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-DMAX_VLA=(4*1024*1024)", "-DDEPTH=100"],
         expect: "alloca ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/splitstack-find",
@@ -305,6 +356,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-pthread"],
         expect: "find ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/guard-values",
@@ -314,6 +366,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-pthread", GUARD_OFFSET_FLAG],
         expect: "guard values ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/guard-values-static",
@@ -323,6 +376,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-static", "-pthread", GUARD_OFFSET_FLAG],
         expect: "guard values ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/cxx-exceptions",
@@ -332,6 +386,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-pthread", GUARD_OFFSET_FLAG],
         expect: "cxx exceptions ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/cxx-exceptions-O0",
@@ -341,6 +396,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O0", "-pthread", GUARD_OFFSET_FLAG],
         expect: "cxx exceptions ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/cxx-exceptions-static",
@@ -350,6 +406,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         flags: &["-O2", "-static", "-pthread", GUARD_OFFSET_FLAG],
         expect: "cxx exceptions ok\n",
         qemu: &[],
+        env: &[],
     },
     RuntimeCase {
         id: "runtime/bti",
@@ -367,6 +424,7 @@ pub const RUNTIME_CASES: &[RuntimeCase] = &[
         ],
         expect: "bti ok\n",
         qemu: &[("QEMU_CPU", "max")],
+        env: &[],
     },
 ];
 
@@ -408,7 +466,7 @@ fn runtime_case(p: &Probe, case: &RuntimeCase) -> Outcome {
         Ok(e) => e,
         Err(e) => return judge_build_error(case, &e),
     };
-    match p.run_with_qemu(&exe, &p.tc.sysroot, &[], case.qemu) {
+    match p.run_with_qemu(&exe, &p.tc.sysroot, case.env, case.qemu) {
         Ok(r) => judge_run(case, &r),
         Err(e) => Outcome::Fail(format!("run: {e:#}")),
     }
