@@ -295,6 +295,7 @@ impl Report {
             "  compiled: {}\n",
             self.toolchain.compile_with.describe()
         ));
+        s.push_str(&format!("  go:       {}\n", self.go_line()));
         s.push('\n');
         for r in &self.results {
             s.push_str(&format!(
@@ -317,6 +318,18 @@ impl Report {
 }
 
 impl Report {
+    /// Whether the `gccgo/` family ran, for the report's header: the Go
+    /// driver it used, or that the toolchain has none (the family is then
+    /// not in the suite, docs/gccgo.md).
+    fn go_line(&self) -> String {
+        let ran = self.results.iter().any(|r| r.id.starts_with("gccgo/"));
+        match crate::probe::go_driver(&self.toolchain.gcc) {
+            Some(d) if ran => format!("gccgo/ checks run with {}", d.display()),
+            Some(d) => format!("{} present; gccgo/ checks not selected", d.display()),
+            None => "no gccgo beside the C driver: the gccgo/ checks were not run".into(),
+        }
+    }
+
     /// The report as Markdown, fit for a mailing-list message or a CI
     /// summary: the verdict, the toolchain, and one table row per check
     /// (multi-line details are joined with `<br>`, `|` is escaped).
@@ -344,6 +357,7 @@ impl Report {
             "- compiled: {}\n",
             self.toolchain.compile_with.describe()
         ));
+        s.push_str(&format!("- go: {}\n", self.go_line()));
         let mut t = markdown::Table::new(&["check", "result", "what", "detail"]);
         for r in &self.results {
             t.row(&[
@@ -373,7 +387,7 @@ pub fn run_with_progress(
     tc: &Toolchain,
     progress: &mut dyn FnMut(checks::Progress<'_>),
 ) -> Result<Report> {
-    run_checks(tc, &checks::registry(), progress)
+    run_checks(tc, &checks::registry_for(&tc.gcc), progress)
 }
 
 /// Runs `checks` (a selection of the registry, in order) against `tc`.

@@ -130,6 +130,23 @@ pub fn cxx_driver(gcc: &Path) -> Option<PathBuf> {
     .find(|p| p.exists())
 }
 
+/// The Go driver that belongs to the C driver `gcc`, if one exists beside
+/// it: the same file name with its last `gcc` replaced by `gccgo`
+/// (`aarch64-linux-gnu-gcc` -> `aarch64-linux-gnu-gccgo`), or else without
+/// the version after it.  `None` otherwise (the toolchain was built
+/// without the Go front end).
+pub fn go_driver(gcc: &Path) -> Option<PathBuf> {
+    let name = gcc.file_name()?.to_str()?;
+    let at = name.rfind("gcc")?;
+    [
+        format!("{}gccgo{}", &name[..at], &name[at + 3..]),
+        format!("{}gccgo", &name[..at]),
+    ]
+    .into_iter()
+    .map(|n| gcc.with_file_name(n))
+    .find(|p| p.exists())
+}
+
 impl Run {
     /// Exit code 0.
     pub fn ok(&self) -> bool {
@@ -205,6 +222,19 @@ impl<'a> Probe<'a> {
     pub fn compile_cxx(&self, name: &str, src: &str, flags: &[&str]) -> Result<PathBuf> {
         let driver = cxx_driver(&self.tc.gcc).ok_or(NoCxxDriver)?;
         let c = self.dir.join(format!("{name}.cc"));
+        std::fs::write(&c, src)?;
+        self.drive_with(&driver, name, flags, &[c])
+    }
+
+    /// Compiles `src` (Go) with the Go driver beside the C driver (see
+    /// [`go_driver`]) and `flags` into `name`.  Returns the output path,
+    /// or the compiler's diagnostics as the error.  Errors also when the
+    /// toolchain has no Go driver (the `gccgo/` checks are only in the
+    /// registry of a toolchain that has one).
+    pub fn compile_go(&self, name: &str, src: &str, flags: &[&str]) -> Result<PathBuf> {
+        let driver = go_driver(&self.tc.gcc)
+            .with_context(|| format!("no gccgo beside {}", self.tc.gcc.display()))?;
+        let c = self.dir.join(format!("{name}.go"));
         std::fs::write(&c, src)?;
         self.drive_with(&driver, name, flags, &[c])
     }

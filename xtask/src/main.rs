@@ -24,7 +24,7 @@ use crate::cmd::args::BuildArgs;
 use crate::cmd::test as testcmd;
 use crate::env::{docker_lint, exports, rootfs};
 use crate::harness::{gcc_check, glibc_compare, glibc_tests, gold_compare, mutants};
-use crate::report::{bench, review};
+use crate::report::{bench, bench_go, review};
 use crate::toolchain::build;
 
 #[derive(Parser)]
@@ -148,6 +148,24 @@ enum Command {
         /// Also write the table as Markdown to this file.
         #[arg(long)]
         markdown: Option<PathBuf>,
+        /// Measure goroutines instead (docs/gccgo.md): split-stack gccgo,
+        /// fixed-stack gccgo, Debian's gccgo and Go's own toolchain.
+        /// Needs a toolchain built --with-go.
+        #[arg(long)]
+        go: bool,
+        /// Goroutine counts of the Go parking workload.
+        #[arg(long, value_delimiter = ',', default_values_t = [10_000usize, 100_000, 1_000_000], requires = "go")]
+        go_counts: Vec<usize>,
+        /// Recursion depths (KiB) before the goroutines park.
+        #[arg(long, value_delimiter = ',', default_values_t = [0usize, 8, 64], requires = "go")]
+        go_depths: Vec<usize>,
+        /// Kill a Go run whose qemu process holds more than this (GiB).
+        #[arg(long, default_value_t = 16.0, requires = "go")]
+        go_limit_gib: f64,
+        /// Do not measure Debian's gccgo and Go (they need root the first
+        /// time, to make their sid root filesystem).
+        #[arg(long, requires = "go")]
+        go_no_anchors: bool,
     },
     /// Write a review report and a cover-letter draft per series (runs the
     /// conformance suite; includes the benchmark table and the testsuite
@@ -261,10 +279,38 @@ fn run() -> Result<ExitCode> {
             review::run(&ui, &cache, &repo, &out, &check)?;
         }
         Command::Bench {
+            go: true,
+            go_counts,
+            go_depths,
+            go_limit_gib,
+            go_no_anchors,
+            json,
+            markdown,
+            ..
+        } => {
+            let mut counts = go_counts;
+            counts.sort_unstable();
+            counts.dedup();
+            bench_go::run(
+                &ui,
+                &cache,
+                &repo,
+                &bench_go::GoBenchOptions {
+                    counts,
+                    depths: go_depths,
+                    limit_gib: go_limit_gib,
+                    anchors: !go_no_anchors,
+                    json,
+                    markdown,
+                },
+            )?;
+        }
+        Command::Bench {
             coroutines,
             skip_toolchain_times,
             json,
             markdown,
+            ..
         } => {
             bench::run(
                 &ui,

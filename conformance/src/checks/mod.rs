@@ -10,6 +10,7 @@
 //! | `prologue/` | [`prologue`] | sections 5.2-5.5 |
 //! | `notes/` | [`notes`] | section 5.7 |
 //! | `linker/` | [`linker`] | section 6 |
+//! | `gccgo/` | [`gccgo`] | docs/gccgo.md (only with a Go driver) |
 //!
 //! Every family exposes `checks()`, its entries of the [`registry`], and
 //! pure `judge_*` functions that turn what a check observed (decoded
@@ -22,6 +23,7 @@
 use crate::probe::{Probe, Run};
 use crate::{CheckResult, Outcome};
 
+pub mod gccgo;
 pub mod linker;
 pub mod notes;
 pub mod prologue;
@@ -80,6 +82,16 @@ pub fn registry() -> Vec<Check> {
     v.extend(prologue::checks());
     v.extend(notes::checks());
     v.extend(linker::checks());
+    v
+}
+
+/// [`registry`] for the toolchain whose C driver is `gcc`: with the
+/// `gccgo/` family when a Go driver is beside it.
+pub fn registry_for(gcc: &std::path::Path) -> Vec<Check> {
+    let mut v = registry();
+    if crate::probe::go_driver(gcc).is_some() {
+        v.extend(gccgo::checks());
+    }
     v
 }
 

@@ -18,6 +18,14 @@ pub struct BuildArgs {
     /// then cannot run and are reported as such).
     #[arg(long)]
     pub c_only: bool,
+    /// Also build the Go front end (gccgo) and libgo with libffi and
+    /// libbacktrace (docs/gccgo.md).  Once a cached toolchain has Go,
+    /// later builds keep it unless --without-go is given.
+    #[arg(long, conflicts_with_all = ["without_go", "c_only"])]
+    pub with_go: bool,
+    /// Drop the Go front end from a cached toolchain that has it.
+    #[arg(long)]
+    pub without_go: bool,
     /// Parallel jobs for make (default: number of CPUs).
     #[arg(long, short = 'j', default_value_t = 0)]
     pub jobs: usize,
@@ -45,6 +53,11 @@ impl BuildArgs {
         BuildOptions {
             release: self.release,
             cxx: !self.c_only,
+            go: match (self.with_go, self.without_go) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
             jobs: self.jobs,
             binutils: choice(&self.binutils_tarball),
             gcc: choice(&self.gcc_tarball),

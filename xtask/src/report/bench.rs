@@ -809,7 +809,9 @@ fn toolchain_times(ui: &Ui, cache: &Cache, rows: &mut Vec<Row>) -> Result<()> {
     Ok(())
 }
 
-fn machine() -> String {
+/// Where the figures were measured: `uname -srm`, CPU model and cores,
+/// qemu, valgrind and the host GCC versions.
+pub fn machine_line() -> String {
     let uname = crate::base::shell::uname_srm();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -933,7 +935,7 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, opts: &BenchOptions) -> Result<T
         toolchain_times(ui, cache, &mut rows)?;
     }
     let table = Table {
-        machine: machine(),
+        machine: machine_line(),
         rows,
     };
     let json = opts

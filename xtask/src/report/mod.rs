@@ -2,4 +2,5 @@
 //! `toolchain`, `harness` and `base`.
 
 pub mod bench;
+pub mod bench_go;
 pub mod review;

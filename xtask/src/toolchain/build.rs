@@ -44,6 +44,10 @@ pub struct BuildOptions {
     pub release: bool,
     /// Also build the C++ front end and libstdc++.
     pub cxx: bool,
+    /// Build the Go front end and libgo: `Some(true)` asked for
+    /// (`--with-go`), `Some(false)` refused (`--without-go`), `None` as the
+    /// cache has it (see [`BuildOptions::go`]).
+    pub go: Option<bool>,
     /// Parallel make jobs (0: number of CPUs).
     pub jobs: usize,
     /// Source choice per component (user tarball, refresh).
@@ -75,6 +79,23 @@ impl BuildOptions {
         }
     }
 
+    /// Whether the Go front end is built: as asked, else as the cached
+    /// toolchain (published, or the GCC build tree being built) has it, so
+    /// that a command that does not mention Go neither drops it from the
+    /// cache (a rebuild of everything) nor adds it.
+    pub fn go(&self, cache: &Cache) -> bool {
+        self.go.unwrap_or_else(|| cache_has_go(cache))
+    }
+
+    /// GCC's `--enable-languages` value: `c`, `c,c++` or `c,c++,go`.
+    pub fn languages(&self, cache: &Cache) -> &'static str {
+        match (self.cxx, self.go(cache)) {
+            (_, true) => "c,c++,go",
+            (true, false) => "c,c++",
+            (false, false) => "c",
+        }
+    }
+
     fn jobs(&self) -> usize {
         if self.jobs > 0 {
             self.jobs
@@ -82,6 +103,17 @@ impl BuildOptions {
             crate::base::shell::default_jobs()
         }
     }
+}
+
+/// Whether the cached toolchain has the Go front end: the published one
+/// says so, or the GCC build tree was configured with it (a build that was
+/// interrupted before publication).
+fn cache_has_go(cache: &Cache) -> bool {
+    if ToolchainInfo::published(cache).is_some_and(|i| i.go) {
+        return true;
+    }
+    std::fs::read_to_string(cache.build("gcc").join("config.status"))
+        .is_ok_and(|s| s.contains("--enable-languages=c,c++,go"))
 }
 
 /// A hash of every input of the toolchain that lives in the repository or
@@ -115,7 +147,7 @@ pub fn quick_key(cache: &Cache, repo: &Path, opts: &BuildOptions) -> Result<Stri
         }
     }
     k.str("profile", opts.host_cflags())
-        .str("cxx", if opts.cxx { "c,c++" } else { "c" });
+        .str("cxx", opts.languages(cache));
     Ok(k.finish())
 }
 
@@ -359,7 +391,7 @@ pub fn build_toolchain(
         .str("src", &gcc_src.key)
         .str("series", gcc_series)
         .str("profile", profile)
-        .str("cxx", if opts.cxx { "c,c++" } else { "c" })
+        .str("cxx", opts.languages(cache))
         .str("binutils", &binutils_key)
         .str("glibc", &glibc_key)
         .finish();
@@ -453,7 +485,8 @@ pub fn build_toolchain(
         prefix: cache.toolchain(),
         sysroot: cache.patched_sysroot(),
         old_sysroots: old,
-        cxx: opts.cxx,
+        cxx: opts.cxx || opts.go(cache),
+        go: opts.go(cache),
         split_stack_probe: String::new(),
         timings: Vec::new(),
         quick_key: quick,
@@ -819,7 +852,7 @@ fn build_glibc(ctx: &mut Ctx, src: &Source, key: &str) -> Result<()> {
 fn build_gcc(ctx: &mut Ctx, src: &Source, keys: &Keys) -> Result<()> {
     let prefix = ctx.cache.toolchain();
     let sysroot = ctx.cache.patched_sysroot();
-    let langs = if ctx.opts.cxx { "c,c++" } else { "c" };
+    let langs = ctx.opts.languages(ctx.cache);
     let configure = gcc_configure(ctx.cache, &src.tree, &prefix, langs, ctx.opts.host_cflags());
     let configure_key = KeyHasher::new(RECIPE)
         .str("gcc-configure", &src.key)
@@ -860,8 +893,19 @@ fn build_gcc(ctx: &mut Ctx, src: &Source, keys: &Keys) -> Result<()> {
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
         }
+        // libgo.so links the split-stack runtime of libgcc.a into itself:
+        // removing the library makes make link it again (its objects stay).
+        let libgo = build.join(target).join("libgo");
+        for f in ["libgo.la", ".libs/libgo.so", ".libs/libgo.a"] {
+            let _ = std::fs::remove_file(libgo.join(f));
+        }
         Ok(())
     })?;
+    if ctx.opts.go(ctx.cache) {
+        let config = ctx.cache.build("gcc").join(target).join("libgo/config.h");
+        let line = libgo_split_stack(&config)?;
+        ctx.ui.line(format!("gcc: libgo {line}"));
+    }
     ctx.cache
         .mark_done("gcc-last-glibc", &keys.glibc, serde_json::Value::Null)?;
     // Shared runtime libraries must also be where the loader looks when a
@@ -873,7 +917,8 @@ fn build_gcc(ctx: &mut Ctx, src: &Source, keys: &Keys) -> Result<()> {
         if name.contains(".so")
             && (name.starts_with("libgcc_s")
                 || name.starts_with("libstdc++")
-                || name.starts_with("libatomic"))
+                || name.starts_with("libatomic")
+                || name.starts_with("libgo."))
         {
             let dest = sysroot.join("lib64").join(&name);
             let data = std::fs::read(e.path())?;
@@ -888,6 +933,38 @@ fn build_gcc(ctx: &mut Ctx, src: &Source, keys: &Keys) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What libgo's `config.h` (at `config`) says of split stacks, as a line
+/// for the build output: both `USING_SPLIT_STACK` (libgo's configure found
+/// that `-fsplit-stack` compiles and links) and
+/// `LINKER_SUPPORTS_SPLIT_STACK` (the linker that `gccgo` uses knows
+/// `--split-stack-adjust-size`, i.e. is gold) must be defined, or libgo
+/// gives every goroutine a fixed 4 MiB stack (libgo/runtime/proc.c,
+/// `StackMin`).  Errors: the file cannot be read, or either is missing
+/// (the message names which and where to look).
+pub fn libgo_split_stack(config: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("cannot read libgo's {}", config.display()))?;
+    let defined = |m: &str| text.lines().any(|l| l.trim() == format!("#define {m} 1"));
+    let missing: Vec<&str> = ["USING_SPLIT_STACK", "LINKER_SUPPORTS_SPLIT_STACK"]
+        .into_iter()
+        .filter(|m| !defined(m))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "libgo was configured without split stacks: {} not defined in {} (see \
+             libgo's config.log beside it: the `-fsplit-stack` probes); gccgo would give \
+             every goroutine a fixed 4 MiB stack",
+            missing.join(" and "),
+            config.display()
+        );
+    }
+    Ok(
+        "config.h: USING_SPLIT_STACK and LINKER_SUPPORTS_SPLIT_STACK defined \
+        (goroutines start on split stacks)"
+            .to_string(),
+    )
 }
 
 fn old_sysroot(
@@ -1135,6 +1212,26 @@ mod tests {
             std::fs::read_to_string(to.join("lib/added.so")).unwrap(),
             "added"
         );
+    }
+
+    #[test]
+    fn libgo_config_must_define_both_split_stack_macros() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("config.h");
+        std::fs::write(
+            &p,
+            "#define USING_SPLIT_STACK 1\n/* #undef LINKER_SUPPORTS_SPLIT_STACK */\n",
+        )
+        .unwrap();
+        let e = format!("{:#}", libgo_split_stack(&p).unwrap_err());
+        assert!(e.contains("LINKER_SUPPORTS_SPLIT_STACK not defined"), "{e}");
+        std::fs::write(
+            &p,
+            "#define LINKER_SUPPORTS_SPLIT_STACK 1\n#define USING_SPLIT_STACK 1\n",
+        )
+        .unwrap();
+        assert!(libgo_split_stack(&p).is_ok());
+        assert!(libgo_split_stack(&d.path().join("absent.h")).is_err());
     }
 
     #[test]

@@ -66,6 +66,10 @@ pub struct ToolchainInfo {
     pub old_sysroots: Vec<OldSysroot>,
     /// Whether the C++ compiler was built.
     pub cxx: bool,
+    /// Whether the Go front end (gccgo) and libgo were built.  False in
+    /// files written before it existed.
+    #[serde(default)]
+    pub go: bool,
     /// What the `-fsplit-stack` compile probe said.
     pub split_stack_probe: String,
     /// Step durations of the build that produced it (seconds).

@@ -1,0 +1,284 @@
+// Go workloads of `cargo xtask bench --go` (docs/gccgo.md).  The same
+// source is built by every toolchain compared: split-stack gccgo (this
+// project), fixed-stack gccgo (the same compiler, libgo without split
+// stacks), Debian's stock gccgo and Go's own toolchain.  It prints
+// key=value lines, as the C workloads of bench/cases do.
+//
+//	goroutines park N DEPTH_KIB [at]
+//	    Starts N goroutines; each recurses through DEPTH_KIB frames of
+//	    at least 1 KiB (1000-byte local array), returns, and then blocks
+//	    receiving from a channel that is closed once all are parked (with
+//	    "at": blocks at the bottom of the recursion instead, holding it).  Prints the
+//	    memory figures at start (start_*) and with all N parked
+//	    (parked_*), the time to create and park them (create_ns), then
+//	    releases them and prints done=N once every goroutine returned.
+//	goroutines hotsplit POSITIONS CALLS
+//	    In one goroutine, for each depth k < POSITIONS (frames of a few
+//	    words), calls a function with a 512-byte frame CALLS times in a
+//	    loop and times the loop.  With split stacks one of the depths puts
+//	    the loop at a segment boundary (every call crosses); the worst
+//	    depth, timed again three times (least kept), is hot_worst_ns; the
+//	    median over all depths is hot_median_ns (nanoseconds per call).
+//	goroutines pingpong ROUNDS
+//	    Two goroutines pass a token ROUNDS times over unbuffered channels;
+//	    pingpong_ns is nanoseconds per round trip.
+//
+// Memory figures: *_rss_kib and *_vm_kib are VmRSS and VmSize of
+// /proc/self/status (under qemu-user those of the qemu process, which
+// include qemu's bookkeeping of guest pages); *_anon_kib counts the
+// resident pages of the private read-write anonymous mappings with
+// mincore over /proc/self/maps (under qemu-user the guest's own memory);
+// *_maps_kib is the size of those mappings (the guest's address space in
+// them).
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+var sink int
+
+// touch keeps buf in the caller's frame (its address is taken; it does
+// not escape).
+//
+//go:noinline
+func touch(b *[1000]byte, n int) int {
+	b[n%1000] = byte(n)
+	return int(b[(n*7)%1000])
+}
+
+//go:noinline
+func recurse(n int) int {
+	var buf [1000]byte
+	s := touch(&buf, n)
+	if n <= 1 {
+		return s
+	}
+	return recurse(n-1) + int(buf[(n*3)%1000])
+}
+
+// recurseParked is recurse that parks at the bottom.
+//
+//go:noinline
+func recurseParked(n int, parked *sync.WaitGroup, release chan struct{}) int {
+	var buf [1000]byte
+	s := touch(&buf, n)
+	if n <= 1 {
+		parked.Done()
+		<-release
+		return s
+	}
+	return recurseParked(n-1, parked, release) + int(buf[(n*3)%1000])
+}
+
+// anon returns the resident and the mapped KiB of the private read-write
+// anonymous mappings.
+func anon() (resident, mapped int64) {
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return -1, -1
+	}
+	defer f.Close()
+	page := int64(os.Getpagesize())
+	vec := make([]byte, 1<<16)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 || fields[4] != "0" || len(fields) > 6 {
+			continue
+		}
+		if len(fields) == 6 && !strings.HasPrefix(fields[5], "[") {
+			continue
+		}
+		perms := fields[1]
+		if len(perms) < 4 || perms[0] != 'r' || perms[1] != 'w' || perms[3] != 'p' {
+			continue
+		}
+		r := strings.SplitN(fields[0], "-", 2)
+		lo, err1 := strconv.ParseUint(r[0], 16, 64)
+		hi, err2 := strconv.ParseUint(r[1], 16, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		mapped += int64(hi-lo) / 1024
+		for a := lo; a < hi; {
+			n := (hi - a) / uint64(page)
+			if n > uint64(len(vec)) {
+				n = uint64(len(vec))
+			}
+			_, _, e := syscall.Syscall(syscall.SYS_MINCORE, uintptr(a),
+				uintptr(n*uint64(page)), uintptr(unsafe.Pointer(&vec[0])))
+			if e == 0 {
+				for i := uint64(0); i < n; i++ {
+					resident += int64(vec[i] & 1)
+				}
+			}
+			a += n * uint64(page)
+		}
+	}
+	return resident * page / 1024, mapped
+}
+
+func status(phase string) {
+	rss, vm := int64(-1), int64(-1)
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Fields(l)
+			if len(f) >= 2 && f[0] == "VmRSS:" {
+				rss, _ = strconv.ParseInt(f[1], 10, 64)
+			}
+			if len(f) >= 2 && f[0] == "VmSize:" {
+				vm, _ = strconv.ParseInt(f[1], 10, 64)
+			}
+		}
+	}
+	res, mapped := anon()
+	fmt.Printf("%s_rss_kib=%d\n%s_vm_kib=%d\n%s_anon_kib=%d\n%s_maps_kib=%d\n",
+		phase, rss, phase, vm, phase, res, phase, mapped)
+}
+
+func park(n, depth int, at bool) {
+	runtime.GC()
+	status("start")
+	release := make(chan struct{})
+	var parked, done sync.WaitGroup
+	parked.Add(n)
+	done.Add(n)
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		go func() {
+			if at {
+				if recurseParked(depth, &parked, release) < 0 {
+					panic("unreachable")
+				}
+			} else {
+				if depth > 0 && recurse(depth) < 0 {
+					panic("unreachable")
+				}
+				parked.Done()
+				<-release
+			}
+			done.Done()
+		}()
+	}
+	parked.Wait()
+	fmt.Printf("create_ns=%d\n", time.Since(t0).Nanoseconds())
+	runtime.GC()
+	status("parked")
+	close(release)
+	done.Wait()
+	fmt.Printf("done=%d\n", n)
+}
+
+//go:noinline
+func leaf(i int) int {
+	var buf [512]byte
+	buf[i&511] = byte(i)
+	return int(buf[(i*3)&511])
+}
+
+//go:noinline
+func loop(calls int) time.Duration {
+	t0 := time.Now()
+	s := 0
+	for i := 0; i < calls; i++ {
+		s += leaf(i)
+	}
+	sink += s
+	return time.Since(t0)
+}
+
+//go:noinline
+func descend(k, calls int) time.Duration {
+	if k == 0 {
+		return loop(calls)
+	}
+	return descend(k-1, calls) + 1
+}
+
+func hotsplit(positions, calls int) {
+	res := make(chan []time.Duration)
+	go func() {
+		ts := make([]time.Duration, positions)
+		for k := range ts {
+			ts[k] = descend(k, calls)
+		}
+		worst := 0
+		for k := range ts {
+			if ts[k] > ts[worst] {
+				worst = k
+			}
+		}
+		best := ts[worst]
+		for r := 0; r < 3; r++ {
+			if t := descend(worst, calls); t < best {
+				best = t
+			}
+		}
+		sorted := append([]time.Duration(nil), ts...)
+		sort.Slice(sorted, func(a, b int) bool { return sorted[a] < sorted[b] })
+		res <- []time.Duration{best, sorted[len(sorted)/2], time.Duration(worst)}
+	}()
+	r := <-res
+	fmt.Printf("hot_worst_ns=%.2f\nhot_median_ns=%.2f\nhot_worst_depth=%d\n",
+		float64(r[0])/float64(calls), float64(r[1])/float64(calls), int(r[2]))
+}
+
+func pingpong(rounds int) {
+	ping, pong := make(chan int), make(chan int)
+	go func() {
+		for v := range ping {
+			pong <- v + 1
+		}
+		close(pong)
+	}()
+	t0 := time.Now()
+	v := 0
+	for i := 0; i < rounds; i++ {
+		ping <- v
+		v = <-pong
+	}
+	d := time.Since(t0)
+	close(ping)
+	if v != rounds {
+		fmt.Fprintf(os.Stderr, "pingpong: token %d after %d rounds\n", v, rounds)
+		os.Exit(1)
+	}
+	fmt.Printf("pingpong_ns=%.2f\n", float64(d.Nanoseconds())/float64(rounds))
+}
+
+func atoi(s string) int {
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 0 {
+		fmt.Fprintf(os.Stderr, "goroutines: %q is not a count\n", s)
+		os.Exit(2)
+	}
+	return v
+}
+
+func main() {
+	a := os.Args
+	switch {
+	case len(a) == 4 && a[1] == "park":
+		park(atoi(a[2]), atoi(a[3]), false)
+	case len(a) == 5 && a[1] == "park" && a[4] == "at":
+		park(atoi(a[2]), atoi(a[3]), true)
+	case len(a) == 4 && a[1] == "hotsplit":
+		hotsplit(atoi(a[2]), atoi(a[3]))
+	case len(a) == 3 && a[1] == "pingpong":
+		pingpong(atoi(a[2]))
+	default:
+		fmt.Fprintln(os.Stderr, "usage: goroutines park N DEPTH_KIB [at] | hotsplit POSITIONS CALLS | pingpong ROUNDS")
+		os.Exit(2)
+	}
+}

@@ -1,0 +1,107 @@
+//! `gccgo/`: Go programs built by the toolchain's Go driver
+//! (`aarch64-linux-gnu-gccgo` beside the C driver) run their goroutines on
+//! split stacks (docs/gccgo.md, docs/abi.md 5.6 and 5.9).  The family is
+//! in the suite only when the toolchain has a Go driver
+//! ([`crate::probe::go_driver`]); the report says when it is not.
+//!
+//! Each case is a Go program from `conformance/cases/` that verifies what
+//! it computes and prints one line when all was right.  The Go driver
+//! turns `-fsplit-stack` on by itself (GCC's go-lang.cc and gospec.cc ask
+//! the target), so the cases are built without it; a toolchain whose
+//! libgo gives goroutines fixed stacks fails `gccgo/small-goroutines`.
+
+use super::Check;
+use crate::probe::Probe;
+use crate::Outcome;
+
+/// A Go case: `file` (source `src`) built with `flags`, expected to exit
+/// 0 printing exactly `expect`.
+struct GoCase {
+    id: &'static str,
+    title: &'static str,
+    file: &'static str,
+    src: &'static str,
+    flags: &'static [&'static str],
+    expect: &'static str,
+}
+
+const SMALL_SRC: &str = include_str!("../../cases/go_small_goroutines.go");
+const GC_SRC: &str = include_str!("../../cases/go_gc_stack.go");
+const GOROUTINES_SRC: &str = include_str!("../../cases/go_goroutines.go");
+
+const GO_CASES: &[GoCase] = &[
+    GoCase {
+        id: "gccgo/small-goroutines",
+        title: "2000 parked goroutines take < 2 MiB of address space and < 16 KiB resident each (split stacks, not libgo's fixed 4 MiB), then recurse through 256 KiB",
+        file: "go_small_goroutines.go",
+        src: SMALL_SRC,
+        flags: &["-O2"],
+        expect: "go small goroutines ok\n",
+    },
+    GoCase {
+        id: "gccgo/gc-segmented-stacks",
+        title: "heap objects referenced only from 300-level goroutine stacks spread over many segments survive 20 collections (libgo scans every segment: __splitstack_find)",
+        file: "go_gc_stack.go",
+        src: GC_SRC,
+        flags: &["-O2"],
+        expect: "go gc stack ok\n",
+    },
+    GoCase {
+        id: "gccgo/gc-segmented-stacks-O0",
+        title: "the same at -O0",
+        file: "go_gc_stack.go",
+        src: GC_SRC,
+        flags: &["-O0"],
+        expect: "go gc stack ok\n",
+    },
+    GoCase {
+        id: "gccgo/goroutines-signals",
+        title: "2000 goroutines recurse through 256 KiB and park; SIGUSR1 (os/signal) and SIGPROF (runtime/pprof) arrive while 8 goroutines cross segments",
+        file: "go_goroutines.go",
+        src: GOROUTINES_SRC,
+        flags: &["-O2"],
+        expect: "go goroutines ok\n",
+    },
+];
+
+/// The checks of this family, in report order.
+pub fn checks() -> Vec<Check> {
+    GO_CASES
+        .iter()
+        .map(|case| Check::new(case.id, case.title, true, move |p: &Probe| go_case(p, case)))
+        .collect()
+}
+
+fn go_case(p: &Probe, case: &GoCase) -> Outcome {
+    let name = case.id.replace(['/', '-'], "_");
+    let exe = match p.compile_go(&name, case.src, case.flags) {
+        Ok(e) => e,
+        Err(e) => return Outcome::Fail(format!("compile {}: {e:#}", case.file)),
+    };
+    super::judge_started(
+        p.run(&exe, &p.tc.sysroot, &[]),
+        case.expect,
+        format!("{}: {}", case.file, case.expect.trim()),
+        &format!("run {}", case.file),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_case_is_a_go_program_that_prints_its_line() {
+        for c in GO_CASES {
+            assert!(c.file.ends_with(".go"), "{}", c.id);
+            assert!(c.id.starts_with("gccgo/"), "{}", c.id);
+            assert!(
+                c.src.contains(c.expect.trim()),
+                "{}: prints {:?}",
+                c.id,
+                c.expect
+            );
+            assert!(c.expect.ends_with('\n'));
+        }
+    }
+}

@@ -1,0 +1,641 @@
+//! `cargo xtask bench --go`: goroutines on split stacks, measured against
+//! fixed stacks and against Go's own runtime (docs/gccgo.md).
+//!
+//! One Go program, `bench/go/goroutines.go`, is built by four toolchains
+//! and run under the same `qemu-aarch64`:
+//!
+//! | variant | compiler | goroutine stacks |
+//! |---|---|---|
+//! | `gccgo-split` | this project's gccgo | split (libgo with `USING_SPLIT_STACK`) |
+//! | `gccgo-fixed` | the same gccgo, `-fno-split-stack`, libgo built without split stacks ([`fixed_libgo`]) | fixed 4 MiB |
+//! | `gccgo-debian` | Debian sid's `gccgo-aarch64-linux-gnu` | fixed 4 MiB (no split stacks on arm64 upstream) |
+//! | `go` | Debian sid's `golang-go`, `GOARCH=arm64` | contiguous, 2 KiB at start, copied to grow |
+//!
+//! `gccgo-split` and `gccgo-fixed` differ only in split stacks.  The two
+//! Debian toolchains (the anchors) run in a sid amd64 root filesystem made
+//! with `mmdebstrap` in the cache (they need a newer host glibc than the
+//! host's): making it needs root.
+//!
+//! Every run is watched: the qemu process's resident memory is read from
+//! `/proc/PID/status` every 100 ms and the run is killed when it exceeds
+//! the limit (`--go-limit-gib`, default 16 GiB of this machine's 24) or
+//! [`RUN_TIMEOUT_S`]; a killed run is a figure ("largest N reached"), not
+//! an error.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::base::cache::{write_atomic, Cache, KeyHasher};
+use crate::base::shell::{Cmd, Ui};
+use crate::toolchain::info::ToolchainInfo;
+
+/// Longest one workload run may take (seconds).
+const RUN_TIMEOUT_S: u64 = 1800;
+
+/// Packages of the anchors' root filesystem (Debian sid, amd64).
+const ANCHOR_PACKAGES: &str = "gccgo-aarch64-linux-gnu,golang-go";
+
+/// Options of `cargo xtask bench --go`.
+#[derive(Debug, Clone)]
+pub struct GoBenchOptions {
+    /// Goroutine counts of the parking workload, ascending.
+    pub counts: Vec<usize>,
+    /// Depths (KiB of recursion before parking).
+    pub depths: Vec<usize>,
+    /// Kill a run whose qemu process holds more than this (GiB).
+    pub limit_gib: f64,
+    /// Also measure the Debian anchors (needs root the first time).
+    pub anchors: bool,
+    /// Write the table as JSON here (default `<cache>/logs/bench-go.json`).
+    pub json: Option<PathBuf>,
+    /// Write the table as Markdown here (default `<cache>/logs/bench-go.md`).
+    pub markdown: Option<PathBuf>,
+}
+
+/// One row: a figure for every variant (`None`: not measured, or the run
+/// did not complete; the notes say why).
+#[derive(Debug, Clone, Serialize)]
+pub struct GoRow {
+    pub item: String,
+    pub values: Vec<Option<f64>>,
+    pub unit: String,
+}
+
+/// The result of `bench --go`.
+#[derive(Debug, Clone, Serialize)]
+pub struct GoTable {
+    /// Where it was measured.
+    pub machine: String,
+    /// Column names, with the toolchain versions.
+    pub variants: Vec<String>,
+    pub rows: Vec<GoRow>,
+    /// What did not complete, and why.
+    pub notes: Vec<String>,
+}
+
+/// How a built workload is run: `qemu-aarch64 -L root [-E env] exe`.
+struct Variant {
+    name: &'static str,
+    version: String,
+    exe: PathBuf,
+    root: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+/// What a watched run gave.
+struct Watched {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+    peak_rss_kib: u64,
+    killed: Option<String>,
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Runs `v`'s program with `args`, killing it above `limit_kib` of
+/// resident memory or after [`RUN_TIMEOUT_S`].
+fn run_watched(v: &Variant, args: &[String], limit_kib: u64) -> Result<Watched> {
+    let out = tempfile::tempfile()?;
+    let err = tempfile::tempfile()?;
+    let mut cmd = std::process::Command::new("qemu-aarch64");
+    cmd.arg("-L").arg(&v.root);
+    for (k, val) in &v.env {
+        cmd.arg("-E").arg(format!("{k}={val}"));
+    }
+    cmd.arg(&v.exe)
+        .args(args)
+        .env("LC_ALL", "C")
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(err.try_clone()?);
+    let mut child = cmd
+        .spawn()
+        .context("cannot start qemu-aarch64 (apt-get install qemu-user)")?;
+    let start = Instant::now();
+    let mut peak = 0;
+    let mut killed = None;
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if let Some(r) = rss_kib(child.id()) {
+            peak = peak.max(r);
+            if r > limit_kib && killed.is_none() {
+                killed = Some(format!(
+                    "killed at the memory limit ({:.1} GiB resident)",
+                    r as f64 / (1 << 20) as f64
+                ));
+                let _ = child.kill();
+            }
+        }
+        if start.elapsed() > Duration::from_secs(RUN_TIMEOUT_S) && killed.is_none() {
+            killed = Some(format!("killed after {RUN_TIMEOUT_S} s"));
+            let _ = child.kill();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let read = |mut f: std::fs::File| -> Result<String> {
+        use std::io::Seek as _;
+        f.seek(std::io::SeekFrom::Start(0))?;
+        let mut s = String::new();
+        f.read_to_string(&mut s)?;
+        Ok(s)
+    };
+    Ok(Watched {
+        ok: status.success() && killed.is_none(),
+        stdout: read(out)?,
+        stderr: read(err)?,
+        peak_rss_kib: peak,
+        killed,
+    })
+}
+
+fn parse(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .filter_map(|(k, v)| Some((k.trim().to_string(), v.trim().parse().ok()?)))
+        .collect()
+}
+
+/// The sid amd64 root filesystem with Debian's gccgo and Go, made once
+/// with `mmdebstrap` (needs root).  Returns its path.  Errors: not root,
+/// `mmdebstrap` missing or failing.
+fn anchors_root(ui: &Ui, cache: &Cache) -> Result<PathBuf> {
+    let root = cache.root().join("go-anchors/sid-amd64");
+    if root.join("usr/bin/aarch64-linux-gnu-gccgo").exists()
+        && root.join("usr/lib/go/bin/go").exists()
+    {
+        return Ok(root);
+    }
+    if !crate::base::hostdeps::is_root() {
+        bail!(
+            "the Go anchors (Debian's gccgo and Go) run in a sid root filesystem that only root \
+             can make and enter: run `cargo xtask bench --go` as root, or pass --go-no-anchors"
+        );
+    }
+    if crate::base::hostdeps::find("mmdebstrap").is_none() {
+        bail!("`mmdebstrap` not found: apt-get install mmdebstrap (or pass --go-no-anchors)");
+    }
+    let tmp = root.with_extension("tmp");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    std::fs::create_dir_all(root.parent().context("no parent")?)?;
+    Cmd::new("mmdebstrap")
+        .args(["--variant=apt", "--arch=amd64"])
+        // The mirror's Release files may be past their Valid-Until date;
+        // signatures are still checked.
+        .arg("--aptopt=Acquire::Check-Valid-Until \"false\"")
+        .arg(format!("--include={ANCHOR_PACKAGES}"))
+        .arg("sid")
+        .arg(&tmp)
+        .arg(crate::env::rootfs::MIRROR)
+        .run_logged(
+            ui,
+            "bench --go: sid root filesystem with Debian's gccgo and Go",
+            &cache.log("bench-go-anchors"),
+        )?;
+    std::fs::rename(&tmp, &root)?;
+    Ok(root)
+}
+
+/// `dpkg-query` of `package` inside the anchors' root filesystem.
+fn anchor_version(root: &Path, package: &str) -> String {
+    Cmd::new("chroot")
+        .arg(root)
+        .args(["dpkg-query", "-W", "-f", "${Version}", package])
+        .read()
+        .map(|v| format!("{package} {}", v.trim()))
+        .unwrap_or_else(|_| format!("{package} (version unknown)"))
+}
+
+/// libgo built without split stacks beside the toolchain's own, in its
+/// GCC build tree (`aarch64-linux-gnu/libgo-fixed`): libgo's configure
+/// run with the arguments recorded in the split-stack libgo's
+/// `config.status`, and `libgo_cv_c_linker_split_non_split=no`, which is
+/// what libgo does when the linker cannot link split code with non-split
+/// code: no `USING_SPLIT_STACK` in C, `-fno-split-stack` for Go
+/// (libgo/configure.ac).  Returns the directory holding `libgo.so`.
+/// Errors: the toolchain has no libgo build tree, or the build fails
+/// (log: `<cache>/logs/libgo-fixed.log`).
+pub fn fixed_libgo(ui: &Ui, cache: &Cache, tc: &ToolchainInfo) -> Result<PathBuf> {
+    let target = cache.build("gcc").join("aarch64-linux-gnu");
+    let split = target.join("libgo");
+    let dir = target.join("libgo-fixed");
+    let libs = dir.join(".libs");
+    let key = KeyHasher::new("libgo-fixed-v1")
+        .str("toolchain", &tc.key)
+        .finish();
+    let step = "libgo-fixed";
+    if cache.is_done(step, &key) && libs.join("libgo.so").exists() {
+        return Ok(libs);
+    }
+    cache.clear(step)?;
+    let recorded = Cmd::new(split.join("config.status"))
+        .arg("--config")
+        .dir(&split)
+        .read()
+        .with_context(|| {
+            format!(
+                "no configured libgo in {} (build with --with-go)",
+                split.display()
+            )
+        })?;
+    let mut words = shlex::split(recorded.trim())
+        .with_context(|| format!("cannot parse {}/config.status --config", split.display()))?;
+    words.retain(|w| !w.starts_with("--cache-file"));
+    words.push("--cache-file=/dev/null".into());
+    words.push("libgo_cv_c_linker_split_non_split=no".into());
+    let src = cache.src("gcc").join("libgo/configure");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let log = cache.log("libgo-fixed");
+    let _ = std::fs::remove_file(&log);
+    let path = {
+        let mut v = vec![tc.prefix.join("bin"), cache.build("gcc").join("gcc")];
+        if let Some(p) = std::env::var_os("PATH") {
+            v.extend(std::env::split_paths(&p));
+        }
+        std::env::join_paths(v)?
+    };
+    // The compilers and tools come from the top-level Makefile's
+    // environment, which config.status does not record: take them from
+    // the split-stack libgo's Makefile.
+    let makefile = std::fs::read_to_string(split.join("Makefile"))?;
+    let mut configure = Cmd::new("sh").arg(&src).args(words);
+    for var in [
+        "CC",
+        "GOC",
+        "CFLAGS",
+        "CCAS",
+        "CCASFLAGS",
+        "AR",
+        "RANLIB",
+        "NM",
+        "OBJCOPY",
+        "LD",
+    ] {
+        let value = makefile
+            .lines()
+            .find_map(|l| l.strip_prefix(var)?.trim_start().strip_prefix('='))
+            .with_context(|| format!("{}/Makefile sets no {var}", split.display()))?;
+        configure = configure.env(var, value.trim());
+    }
+    configure
+        .env("GOCFLAGS", "-g -O2")
+        .env("PATH", &path)
+        .dir(&dir)
+        .run_logged(ui, "bench --go: configure libgo without split stacks", &log)?;
+    let config = std::fs::read_to_string(dir.join("config.h"))?;
+    if config
+        .lines()
+        .any(|l| l.trim() == "#define USING_SPLIT_STACK 1")
+    {
+        bail!(
+            "{}: libgo-fixed was configured with split stacks",
+            dir.display()
+        );
+    }
+    Cmd::new("make")
+        .arg(format!("-j{}", crate::base::shell::default_jobs()))
+        .env("PATH", &path)
+        .dir(&dir)
+        .run_logged(ui, "bench --go: build libgo without split stacks", &log)?;
+    if !libs.join("libgo.so").exists() {
+        bail!(
+            "no libgo.so in {} after make (log: {})",
+            libs.display(),
+            log.display()
+        );
+    }
+    cache.mark_done(step, &key, serde_json::Value::Null)?;
+    Ok(libs)
+}
+
+/// Builds the four variants of the workload into `dir`.
+fn build_variants(
+    ui: &Ui,
+    cache: &Cache,
+    tc: &ToolchainInfo,
+    repo: &Path,
+    dir: &Path,
+    anchors: Option<&Path>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Variant>> {
+    let src = repo.join("bench/go/goroutines.go");
+    let gccgo = tc.tool("gccgo");
+    let version = Cmd::new(&gccgo)
+        .arg("--version")
+        .read()
+        .map(|v| v.lines().next().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    let mut v = Vec::new();
+    let split = dir.join("goroutines-split");
+    Cmd::new(&gccgo)
+        .arg("-O2")
+        .arg(&src)
+        .arg("-o")
+        .arg(&split)
+        .read()
+        .context("cannot build bench/go/goroutines.go with the toolchain's gccgo")?;
+    v.push(Variant {
+        name: "gccgo-split",
+        version: format!("{version}, split stacks"),
+        exe: split,
+        root: tc.sysroot.clone(),
+        env: Vec::new(),
+    });
+    let libs = fixed_libgo(ui, cache, tc)?;
+    let fixed = dir.join("goroutines-fixed");
+    Cmd::new(&gccgo)
+        .args(["-O2", "-fno-split-stack"])
+        .arg(format!("-L{}", libs.display()))
+        .arg(&src)
+        .arg("-o")
+        .arg(&fixed)
+        .read()
+        .context("cannot build bench/go/goroutines.go against the fixed-stack libgo")?;
+    v.push(Variant {
+        name: "gccgo-fixed",
+        version: format!("{version}, -fno-split-stack, libgo without split stacks"),
+        exe: fixed,
+        root: tc.sysroot.clone(),
+        env: vec![("LD_LIBRARY_PATH".into(), libs.display().to_string())],
+    });
+    match anchors {
+        None => notes.push("Debian's gccgo and Go not measured (--go-no-anchors)".into()),
+        Some(root) => {
+            let work = root.join("tmp/split-stack-bench");
+            std::fs::create_dir_all(&work)?;
+            std::fs::copy(&src, work.join("goroutines.go"))?;
+            Cmd::new("chroot")
+                .arg(root)
+                .args([
+                    "aarch64-linux-gnu-gccgo",
+                    "-O2",
+                    "/tmp/split-stack-bench/goroutines.go",
+                    "-o",
+                    "/tmp/split-stack-bench/goroutines-debian",
+                ])
+                .read()
+                .context("cannot build the workload with Debian's gccgo")?;
+            v.push(Variant {
+                name: "gccgo-debian",
+                version: anchor_version(root, "gccgo-aarch64-linux-gnu"),
+                exe: work.join("goroutines-debian"),
+                root: root.join("usr/aarch64-linux-gnu"),
+                env: Vec::new(),
+            });
+            Cmd::new("chroot")
+                .arg(root)
+                .args([
+                    "env",
+                    "GOROOT=/usr/lib/go",
+                    "GOARCH=arm64",
+                    "CGO_ENABLED=0",
+                    "GOCACHE=/tmp/split-stack-bench/gocache",
+                    "HOME=/tmp",
+                    "GOTOOLCHAIN=local",
+                    "/usr/lib/go/bin/go",
+                    "build",
+                    "-o",
+                    "/tmp/split-stack-bench/goroutines-go",
+                    "/tmp/split-stack-bench/goroutines.go",
+                ])
+                .read()
+                .context("cannot build the workload with Debian's Go")?;
+            v.push(Variant {
+                name: "go",
+                version: anchor_version(root, "golang-go"),
+                exe: work.join("goroutines-go"),
+                root: root.join("usr/aarch64-linux-gnu"),
+                env: Vec::new(),
+            });
+        }
+    }
+    Ok(v)
+}
+
+fn kib_per(o: &BTreeMap<String, f64>, key: &str, n: usize) -> Option<f64> {
+    Some((o.get(&format!("parked_{key}"))? - o.get(&format!("start_{key}"))?) / n as f64)
+}
+
+/// Runs the Go workloads and returns the table.  Errors: no published
+/// toolchain with Go (`cargo xtask build-toolchain --with-go`), a variant
+/// that cannot be built, the anchors' root filesystem cannot be made.
+pub fn run(ui: &Ui, cache: &Cache, repo: &Path, opts: &GoBenchOptions) -> Result<GoTable> {
+    let tc = ToolchainInfo::published(cache)
+        .context("no toolchain: run `cargo xtask build-toolchain --with-go` first")?;
+    if !tc.go {
+        bail!("the toolchain has no Go front end: run `cargo xtask build-toolchain --with-go`");
+    }
+    let dir = cache.root().join("bench/go");
+    std::fs::create_dir_all(&dir)?;
+    let mut notes = Vec::new();
+    let anchors = if opts.anchors {
+        Some(anchors_root(ui, cache)?)
+    } else {
+        None
+    };
+    let variants = build_variants(ui, cache, &tc, repo, &dir, anchors.as_deref(), &mut notes)?;
+    let limit_kib = (opts.limit_gib * (1u64 << 20) as f64) as u64;
+    let mut rows: Vec<GoRow> = Vec::new();
+    let mut row = |item: String, unit: &str, values: Vec<Option<f64>>| {
+        rows.push(GoRow {
+            item,
+            values,
+            unit: unit.into(),
+        })
+    };
+    let step = |m: &str| ui.line(format!("bench --go: {m}"));
+    for &depth in &opts.depths {
+        // Per variant: the largest count that completed, and whether a
+        // count failed (larger ones are then not tried).
+        let mut largest = vec![0usize; variants.len()];
+        let mut stopped = vec![false; variants.len()];
+        let mut per: BTreeMap<usize, Vec<[Option<f64>; 5]>> = BTreeMap::new();
+        for &n in &opts.counts {
+            let mut vals = Vec::new();
+            for (i, v) in variants.iter().enumerate() {
+                if stopped[i] {
+                    vals.push([None; 5]);
+                    continue;
+                }
+                step(&format!("{n} goroutines, depth {depth} KiB, {}", v.name));
+                let args = ["park".to_string(), n.to_string(), depth.to_string()];
+                let w = run_watched(v, &args, limit_kib)?;
+                let o = parse(&w.stdout);
+                let done = o.get("done").is_some_and(|d| *d as usize == n);
+                if !(w.ok && done) {
+                    let why = w.killed.clone().unwrap_or_else(|| {
+                        let first = w.stderr.lines().find(|l| !l.trim().is_empty());
+                        format!("failed: {}", first.unwrap_or("no output"))
+                    });
+                    notes.push(format!(
+                        "{}: {n} goroutines after {depth} KiB did not complete: {why} (peak {:.1} GiB)",
+                        v.name,
+                        w.peak_rss_kib as f64 / (1 << 20) as f64
+                    ));
+                    step(notes.last().map(String::as_str).unwrap_or(""));
+                    stopped[i] = true;
+                    vals.push([None; 5]);
+                    continue;
+                }
+                largest[i] = n;
+                vals.push([
+                    kib_per(&o, "anon_kib", n),
+                    kib_per(&o, "maps_kib", n),
+                    kib_per(&o, "rss_kib", n),
+                    o.get("create_ns").map(|c| c / n as f64),
+                    Some(w.peak_rss_kib as f64 / 1024.0),
+                ]);
+            }
+            per.insert(n, vals);
+        }
+        for (n, vals) in &per {
+            for (k, (what, unit)) in [
+                ("guest anonymous memory resident per goroutine", "KiB"),
+                ("guest address space per goroutine", "KiB"),
+                ("qemu process resident memory per goroutine", "KiB"),
+                ("creation and parking time per goroutine", "ns"),
+                ("qemu process peak resident memory", "MiB"),
+            ]
+            .iter()
+            .enumerate()
+            {
+                row(
+                    format!("{n} goroutines parked after {depth} KiB: {what}"),
+                    unit,
+                    vals.iter().map(|v| v[k]).collect(),
+                );
+            }
+        }
+        row(
+            format!(
+                "largest count reached (of {:?}), after {depth} KiB",
+                opts.counts
+            ),
+            "goroutines",
+            largest.iter().map(|&l| Some(l as f64)).collect(),
+        );
+    }
+    // Hot split and ping-pong.
+    let mut hot = Vec::new();
+    let mut ping = Vec::new();
+    for v in &variants {
+        step(&format!("hot split loop and ping-pong, {}", v.name));
+        let w = run_watched(
+            v,
+            &["hotsplit".into(), "6000".into(), "1000".into()],
+            limit_kib,
+        )?;
+        let o = parse(&w.stdout);
+        if !w.ok {
+            notes.push(format!("{}: hotsplit failed: {}", v.name, w.stderr.trim()));
+        }
+        hot.push((
+            o.get("hot_worst_ns").copied(),
+            o.get("hot_median_ns").copied(),
+        ));
+        let w = run_watched(v, &["pingpong".into(), "200000".into()], limit_kib)?;
+        let o = parse(&w.stdout);
+        if !w.ok {
+            notes.push(format!("{}: pingpong failed: {}", v.name, w.stderr.trim()));
+        }
+        ping.push(o.get("pingpong_ns").copied());
+    }
+    row(
+        "hot split: a call in a loop, worst of 6000 depths (the segment boundary)".into(),
+        "ns/call",
+        hot.iter().map(|h| h.0).collect(),
+    );
+    row(
+        "hot split: a call in a loop, median of the 6000 depths".into(),
+        "ns/call",
+        hot.iter().map(|h| h.1).collect(),
+    );
+    row(
+        "channel ping-pong between two goroutines".into(),
+        "ns/round trip",
+        ping,
+    );
+    let table = GoTable {
+        machine: super::bench::machine_line(),
+        variants: variants
+            .iter()
+            .map(|v| format!("{} ({})", v.name, v.version))
+            .collect(),
+        rows,
+        notes,
+    };
+    let json = opts
+        .json
+        .clone()
+        .unwrap_or_else(|| cache.logs().join("bench-go.json"));
+    let md = opts
+        .markdown
+        .clone()
+        .unwrap_or_else(|| cache.logs().join("bench-go.md"));
+    write_atomic(&json, serde_json::to_string_pretty(&table)?.as_bytes())?;
+    write_atomic(&md, table.markdown().as_bytes())?;
+    print!("{}", table.markdown());
+    ui.line(format!(
+        "bench --go: wrote {} and {}",
+        md.display(),
+        json.display()
+    ));
+    Ok(table)
+}
+
+impl GoTable {
+    /// The table as Markdown: the variants, one row per figure, the notes.
+    pub fn markdown(&self) -> String {
+        let mut head = vec!["what"];
+        let names: Vec<String> = self
+            .variants
+            .iter()
+            .map(|v| v.split(" (").next().unwrap_or(v).to_string())
+            .collect();
+        head.extend(names.iter().map(String::as_str));
+        head.push("unit");
+        let mut t = conformance::markdown::Table::new(&head);
+        for r in &self.rows {
+            let mut cells = vec![r.item.clone()];
+            cells.extend(r.values.iter().map(|v| match v {
+                None => "-".into(),
+                Some(x) if x.fract() == 0.0 => format!("{x:.0}"),
+                Some(x) => format!("{x:.2}"),
+            }));
+            cells.push(r.unit.clone());
+            let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
+            t.row(&refs);
+        }
+        let mut s = format!("Measured on: {}\n\n", self.machine);
+        for v in &self.variants {
+            s.push_str(&format!("- {v}\n"));
+        }
+        s.push('\n');
+        s.push_str(&t.render());
+        if !self.notes.is_empty() {
+            s.push_str("\nNot completed:\n\n");
+            for n in &self.notes {
+                s.push_str(&format!("- {n}\n"));
+            }
+        }
+        s
+    }
+}
