@@ -1,12 +1,12 @@
 // Go check (gccgo): goroutines on split stacks, with signals arriving
 // while they cross segments.
 //
-// 1. 2000 goroutines each recurse through 256 KiB (256 frames of about
+// 1. 1000 goroutines each recurse through 256 KiB (256 frames of about
 //    1 KiB: several segments beyond the first), check a value computed
 //    on the way down against the closed form, and park on a channel; all
 //    are parked at once, then released.
 // 2. While 8 goroutines recurse up and down through 512 KiB in a loop,
-//    the program sends itself SIGUSR1 500 times (os/signal delivers them
+//    the program sends itself SIGUSR1 200 times (os/signal delivers them
 //    on a channel) and records a CPU profile (runtime/pprof, SIGPROF), so
 //    that signals arrive while goroutines are on new segments or inside
 //    __morestack.  Every recursion result is checked; the profile must
@@ -60,7 +60,7 @@ func fail(format string, a ...interface{}) {
 }
 
 func parked() {
-	const n, depth = 2000, 256
+	const n, depth = 1000, 256
 	var ready, done sync.WaitGroup
 	release := make(chan struct{})
 	ready.Add(n)
@@ -126,7 +126,7 @@ func signals() {
 			}
 		}(w)
 	}
-	for i := 0; i < 500; i++ {
+	for i := 0; i < 200; i++ {
 		syscall.Kill(os.Getpid(), syscall.SIGUSR1)
 		time.Sleep(time.Millisecond)
 	}

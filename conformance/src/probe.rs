@@ -395,6 +395,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_go_driver_is_the_c_driver_s_sibling() {
+        for (c, go) in [
+            ("aarch64-linux-gnu-gcc", "aarch64-linux-gnu-gccgo"),
+            ("gcc-16", "gccgo-16"),
+        ] {
+            let d = tempfile::tempdir().unwrap();
+            let gcc = d.path().join(c);
+            std::fs::write(&gcc, "").unwrap();
+            assert_eq!(go_driver(&gcc), None, "{c}: no gccgo yet");
+            std::fs::write(d.path().join(go), "").unwrap();
+            assert_eq!(go_driver(&gcc), Some(d.path().join(go)), "{c}");
+        }
+        let e = tempfile::tempdir().unwrap();
+        let gcc = e.path().join("aarch64-linux-gnu-gcc-16.2.0");
+        std::fs::write(&gcc, "").unwrap();
+        std::fs::write(e.path().join("aarch64-linux-gnu-gccgo"), "").unwrap();
+        assert_eq!(
+            go_driver(&gcc),
+            Some(e.path().join("aarch64-linux-gnu-gccgo"))
+        );
+    }
+
+    #[test]
     fn the_cxx_driver_is_the_c_driver_s_sibling() {
         for (c, cxx) in [
             ("aarch64-linux-gnu-gcc", "aarch64-linux-gnu-g++"),

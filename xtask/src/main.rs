@@ -133,6 +133,17 @@ enum Command {
         /// DejaGnu selections, e.g. `aarch64.exp=split-stack-1.c`.
         selections: Vec<String>,
     },
+    /// GCC's Go testsuite (go.test, go.go-torture, go.dg) under qemu-user
+    /// with fixed goroutine stacks and with split stacks, compared
+    /// (docs/gccgo.md).  Needs a toolchain built --with-go.
+    GoCheck {
+        /// Also run libgo's package tests (runtime, sync, os/signal, ...)
+        /// both ways; needs root (binfmt_misc).
+        #[arg(long)]
+        packages: bool,
+        /// DejaGnu selections, e.g. `go-test.exp=\"chan1.go\"`.
+        selections: Vec<String>,
+    },
     /// Measure what split stacks cost (executed instructions, memory,
     /// build times) on AArch64 and on the x86_64 host as the reference.
     Bench {
@@ -277,6 +288,20 @@ fn run() -> Result<ExitCode> {
             })?;
             let check = cmd::patches::check_all(&ui, &cache, &repo, &manifest()?)?;
             review::run(&ui, &cache, &repo, &out, &check)?;
+        }
+        Command::GoCheck {
+            packages,
+            selections,
+        } => {
+            let report = harness::go_check::run(&ui, &cache, &selections, packages)?;
+            if report.failed() {
+                anyhow::bail!(
+                    "go-check: {} regression(s), {} passing in both; see {}",
+                    report.comparison.regressions.len(),
+                    report.comparison.passed_both,
+                    cache.logs().join("go-check.md").display()
+                );
+            }
         }
         Command::Bench {
             go: true,

@@ -56,7 +56,7 @@ const GO_CASES: &[GoCase] = &[
     },
     GoCase {
         id: "gccgo/goroutines-signals",
-        title: "2000 goroutines recurse through 256 KiB and park; SIGUSR1 (os/signal) and SIGPROF (runtime/pprof) arrive while 8 goroutines cross segments",
+        title: "1000 goroutines recurse through 256 KiB and park; SIGUSR1 (os/signal) and SIGPROF (runtime/pprof) arrive while 8 goroutines cross segments",
         file: "go_goroutines.go",
         src: GOROUTINES_SRC,
         flags: &["-O2"],

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod corpus;
 pub mod gcc_check;
 pub mod glibc_compare;
+pub mod go_check;
 pub mod glibc_tests;
 pub mod gold_compare;
 pub mod gold_tests;

@@ -1235,6 +1235,41 @@ mod tests {
     }
 
     #[test]
+    fn go_is_kept_once_the_cache_has_it_unless_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = Cache::at(d.path());
+        let mut o = BuildOptions {
+            cxx: true,
+            ..Default::default()
+        };
+        assert_eq!(o.languages(&cache), "c,c++", "an empty cache has no Go");
+        o.go = Some(true);
+        assert_eq!(o.languages(&cache), "c,c++,go");
+        // A GCC build tree configured with Go (an interrupted --with-go
+        // build): a command that does not mention Go keeps it.
+        let b = cache.build("gcc");
+        std::fs::create_dir_all(&b).unwrap();
+        std::fs::write(
+            b.join("config.status"),
+            "ac_cs_config=\"'--enable-languages=c,c++,go' '--disable-nls'\"\n",
+        )
+        .unwrap();
+        o.go = None;
+        assert_eq!(o.languages(&cache), "c,c++,go");
+        o.go = Some(false);
+        assert_eq!(o.languages(&cache), "c,c++");
+        let c_only = BuildOptions::default();
+        assert_eq!(
+            BuildOptions {
+                go: Some(false),
+                ..c_only
+            }
+            .languages(&cache),
+            "c"
+        );
+    }
+
+    #[test]
     fn host_flags_follow_the_profile() {
         let mut o = BuildOptions::default();
         assert_eq!(o.host_cflags(), "-O1 -g0");

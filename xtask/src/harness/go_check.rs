@@ -1,0 +1,429 @@
+//! `cargo xtask go-check`: GCC's Go testsuite (`go.test`, `go.go-torture`,
+//! `go.dg`: `make check-go` in the GCC build tree) run under qemu-user
+//! twice, with fixed goroutine stacks (the reference) and with split
+//! stacks, and compared (docs/gccgo.md).
+//!
+//! | mode | Go code | libgo at run time |
+//! |---|---|---|
+//! | `fixed` | `-fno-split-stack` | libgo built without split stacks ([`crate::report::bench_go::fixed_libgo`]), through `LD_LIBRARY_PATH` set with qemu's `-E` |
+//! | `split` | gccgo's default (`-fsplit-stack`) | the toolchain's libgo (split stacks) |
+//!
+//! With `--packages`, libgo's own package tests ([`PACKAGES`], `make
+//! <pkg>/check` in each libgo build tree) are run the same two ways; their
+//! test binaries are run by libgo's `gotest` script directly, so AArch64
+//! programs are made runnable through a `binfmt_misc` registration of
+//! qemu-user-static (needs root; undone at the end) with `QEMU_LD_PREFIX`
+//! naming the sysroot.
+//!
+//! So the two runs differ only in split stacks.  Before the testsuite,
+//! each mode's setup is proven: `conformance/cases/go_small_goroutines.go`
+//! must pass in `split` and fail in `fixed` (4 MiB of address space per
+//! goroutine), or the run stops: a reference that silently used the split
+//! libgo would compare split stacks with themselves.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::base::cache::{write_atomic, Cache};
+use crate::base::shell::{fmt_duration, Cmd, Ui};
+use crate::harness::compare::{compare, Comparison, Results};
+use crate::toolchain::info::ToolchainInfo;
+
+/// The program that tells split from fixed goroutine stacks.
+const PROBE_SRC: &str = include_str!("../../../conformance/cases/go_small_goroutines.go");
+
+/// libgo packages whose tests `--packages` runs (the issue's list first).
+pub const PACKAGES: &[&str] = &[
+    "runtime",
+    "sync",
+    "sync/atomic",
+    "os/signal",
+    "context",
+    "strings",
+    "bytes",
+    "sort",
+    "fmt",
+    "encoding/json",
+    "net/http/httptest",
+    "runtime/pprof",
+    "time",
+    "os",
+    "io",
+    "bufio",
+    "strconv",
+    "math/big",
+    "regexp",
+    "container/list",
+];
+
+/// A way of building and running the Go testsuite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoMode {
+    /// `-fno-split-stack`, fixed-stack libgo: the reference.
+    Fixed,
+    /// gccgo's default, split-stack libgo.
+    Split,
+}
+
+impl GoMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            GoMode::Fixed => "fixed",
+            GoMode::Split => "split",
+        }
+    }
+
+    /// Flags added to every compilation and link (DejaGnu's
+    /// `multilib_flags`), with the fixed-stack libgo in `fixed_libs`.
+    fn flags(self, fixed_libs: &Path) -> Vec<String> {
+        match self {
+            GoMode::Fixed => vec![
+                "-fno-split-stack".into(),
+                format!("-L{}", fixed_libs.display()),
+            ],
+            GoMode::Split => vec![],
+        }
+    }
+
+    /// The guest's environment: qemu `-E` settings.
+    fn guest_env(self, fixed_libs: &Path) -> Vec<String> {
+        match self {
+            GoMode::Fixed => vec![format!("LD_LIBRARY_PATH={}", fixed_libs.display())],
+            GoMode::Split => vec![],
+        }
+    }
+}
+
+/// The DejaGnu board of `mode`: [`crate::harness::gcc_check::board`] with
+/// the mode's flags, and its guest environment in qemu's options.
+fn board(sysroot: &Path, mode: GoMode, fixed_libs: &Path) -> String {
+    let mut b = crate::harness::gcc_check::board(sysroot, &mode.flags(fixed_libs));
+    let env: Vec<String> = mode
+        .guest_env(fixed_libs)
+        .iter()
+        .map(|e| format!(" -E {e}"))
+        .collect();
+    b = b.replace(
+        &format!("set_board_info sim,options \"-L {}\"", sysroot.display()),
+        &format!(
+            "set_board_info sim,options \"-L {}{}\"",
+            sysroot.display(),
+            env.concat()
+        ),
+    );
+    b
+}
+
+/// What `go-check` ran and found.
+#[derive(Debug)]
+pub struct GoCheckReport {
+    /// The results of each mode.
+    pub runs: Vec<(GoMode, Results)>,
+    /// `split` compared with `fixed`.
+    pub comparison: Comparison,
+    /// What the setup probe printed in each mode.
+    pub probes: Vec<(GoMode, String)>,
+    /// libgo package tests, `split` compared with `fixed` (empty without
+    /// `--packages`).
+    pub packages: Option<Comparison>,
+    /// Per package: (fixed, split) results.
+    pub package_results: Vec<(String, String, String)>,
+    pub took: std::time::Duration,
+}
+
+impl GoCheckReport {
+    /// Whether the run shows a problem: a regression, or nothing passed
+    /// in both modes (a broken setup).
+    pub fn failed(&self) -> bool {
+        !self.comparison.regressions.is_empty()
+            || self.comparison.passed_both == 0
+            || self
+                .packages
+                .as_ref()
+                .is_some_and(|p| !p.regressions.is_empty() || p.passed_both == 0)
+    }
+
+    /// The Markdown report.
+    pub fn markdown(&self) -> String {
+        let c = &self.comparison;
+        let count = |m: GoMode| {
+            self.runs
+                .iter()
+                .find(|(r, _)| *r == m)
+                .map_or(0, |(_, r)| r.len())
+        };
+        let mut md = format!(
+            "# GCC's Go testsuite, split vs fixed goroutine stacks\n\n\
+             Produced by `cargo xtask go-check` in {} on 2 cores: `make check-go` \
+             (`go.test`, `go.go-torture`, `go.dg`) in the GCC build tree, programs run \
+             under qemu-user; `fixed`: `-fno-split-stack` and libgo built without split \
+             stacks; `split`: gccgo's default and the toolchain's libgo. XFAIL counts as \
+             passing.\n\n\
+             | | fixed | split |\n|---|---|---|\n| results | {} | {} |\n\n\
+             Compared: {} passing in both, {} regressions, {} fixed, {} failing in both, \
+             {} only in split.\n\nSetup probe (`conformance/cases/go_small_goroutines.go`):\n\n",
+            fmt_duration(self.took),
+            count(GoMode::Fixed),
+            count(GoMode::Split),
+            c.passed_both,
+            c.regressions.len(),
+            c.fixed.len(),
+            c.both_fail.len(),
+            c.new.len()
+        );
+        for (m, p) in &self.probes {
+            md.push_str(&format!("- {}: `{}`\n", m.name(), p.trim()));
+        }
+        if let Some(p) = &self.packages {
+            md.push_str(&format!(
+                "\n## libgo package tests\n\n`make <package>/check` in each libgo build tree \
+                 (test code built with `-fno-split-stack` in fixed), test binaries run under \
+                 qemu-user through binfmt_misc: {} passing in both, {} regressions, {} fixed, \
+                 {} failing in both.\n\n| package | fixed | split |\n|---|---|---|\n",
+                p.passed_both,
+                p.regressions.len(),
+                p.fixed.len(),
+                p.both_fail.len()
+            ));
+            for (pkg, f, sp) in &self.package_results {
+                md.push_str(&format!("| `{pkg}` | {f} | {sp} |\n"));
+            }
+        }
+        for (title, list) in [
+            (
+                "Regressions",
+                c.regressions
+                    .iter()
+                    .map(|(t, u, p)| format!("`{t}`: {u} -> {p}"))
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                "Fixed by split stacks",
+                c.fixed.iter().map(|t| format!("`{t}`")).collect(),
+            ),
+            (
+                "Failing in both",
+                c.both_fail
+                    .iter()
+                    .map(|(t, r)| format!("`{t}`: {r}"))
+                    .collect(),
+            ),
+            (
+                "Only in split",
+                c.new.iter().map(|(t, r)| format!("`{t}`: {r}")).collect(),
+            ),
+        ] {
+            if !list.is_empty() {
+                md.push_str(&format!("\n## {title}\n\n"));
+                for l in list {
+                    md.push_str(&format!("- {l}\n"));
+                }
+            }
+        }
+        md
+    }
+}
+
+/// Builds the probe with `mode`'s flags and runs it with its environment;
+/// returns (exit 0, first line of output).
+fn probe(tc: &ToolchainInfo, dir: &Path, mode: GoMode, fixed_libs: &Path) -> Result<(bool, String)> {
+    let src = dir.join("go_small_goroutines.go");
+    std::fs::write(&src, PROBE_SRC)?;
+    let exe = dir.join(format!("probe-{}", mode.name()));
+    Cmd::new(tc.tool("gccgo"))
+        .arg("-O2")
+        .args(mode.flags(fixed_libs))
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .read()
+        .with_context(|| format!("cannot build the setup probe ({})", mode.name()))?;
+    let mut cmd = Cmd::new("qemu-aarch64").arg("-L").arg(&tc.sysroot);
+    for e in mode.guest_env(fixed_libs) {
+        cmd = cmd.arg("-E").arg(e);
+    }
+    let (ok, out, _) = cmd.arg(&exe).with_timeout(600).output()?;
+    Ok((ok, out.lines().next().unwrap_or("").to_string()))
+}
+
+/// Runs the Go testsuite in both modes (only the test files `only`,
+/// e.g. `go-test.exp=\"a.go b.go\"` selections, if given) and compares
+/// them; writes `<cache>/logs/go-check.md`.  Errors: no toolchain with Go,
+/// DejaGnu missing, a setup probe that does not tell the modes apart, a
+/// run without a summary.
+pub fn run(ui: &Ui, cache: &Cache, only: &[String], packages: bool) -> Result<GoCheckReport> {
+    let start = Instant::now();
+    let tc = ToolchainInfo::published(cache)
+        .filter(|t| t.go)
+        .context("no toolchain with Go: run `cargo xtask build-toolchain --with-go`")?;
+    let build = cache.build("gcc").join("gcc");
+    crate::harness::gcc_check::check_prerequisites(ui, cache, &build)?;
+    let fixed_libs = crate::report::bench_go::fixed_libgo(ui, cache, &tc)?;
+    let dir = cache.root().join("go-check");
+    std::fs::create_dir_all(dir.join("boards"))?;
+    let mut probes = Vec::new();
+    for mode in [GoMode::Fixed, GoMode::Split] {
+        let (ok, line) = probe(&tc, &dir, mode, &fixed_libs)?;
+        ui.line(format!("go-check: setup probe, {}: {line}", mode.name()));
+        if ok != (mode == GoMode::Split) {
+            bail!(
+                "go-check: the setup probe {} in mode {} ({line}): the mode does not run the \
+                 goroutine stacks it claims",
+                if ok { "passed" } else { "failed" },
+                mode.name()
+            );
+        }
+        probes.push((mode, line));
+        std::fs::write(
+            dir.join(format!("boards/aarch64-qemu-go-{}.exp", mode.name())),
+            board(&tc.sysroot, mode, &fixed_libs),
+        )?;
+    }
+    let site = dir.join("site.exp");
+    std::fs::write(
+        &site,
+        format!("lappend boards_dir {}\n", dir.join("boards").display()),
+    )?;
+    let sum = build.join("testsuite/go/go.sum");
+    let mut runs = Vec::new();
+    for mode in [GoMode::Fixed, GoMode::Split] {
+        let _ = std::fs::remove_file(&sum);
+        let log = cache.log(&format!("go-check-{}", mode.name()));
+        let mut flags = format!("--target_board=aarch64-qemu-go-{}", mode.name());
+        for o in only {
+            flags.push(' ');
+            flags.push_str(o);
+        }
+        Cmd::new("make")
+            .arg(format!("-j{}", crate::base::shell::default_jobs()))
+            .arg("check-go")
+            .arg(format!("RUNTESTFLAGS={flags}"))
+            .env("DEJAGNU", &site)
+            .env("LC_ALL", "C")
+            .dir(&build)
+            .run_logged_status(ui, &format!("go-check: check-go ({})", mode.name()), &log)?;
+        let text = std::fs::read_to_string(&sum)
+            .with_context(|| format!("no {}; see {}", sum.display(), log.display()))?;
+        write_atomic(
+            &cache.logs().join(format!("go-check-{}.sum", mode.name())),
+            text.as_bytes(),
+        )?;
+        let results = crate::harness::gcc_check::parse_gcc_sum(&text);
+        ui.line(format!(
+            "go-check: {}: {} results",
+            mode.name(),
+            results.len()
+        ));
+        runs.push((mode, results));
+    }
+    let comparison = compare(&runs[0].1, &runs[1].1);
+    let (packages, package_results) = if packages {
+        let (c, r) = package_tests(ui, cache, &tc, &fixed_libs)?;
+        (Some(c), r)
+    } else {
+        (None, Vec::new())
+    };
+    let report = GoCheckReport {
+        runs,
+        comparison,
+        probes,
+        packages,
+        package_results,
+        took: start.elapsed(),
+    };
+    let out = cache.logs().join("go-check.md");
+    write_atomic(&out, report.markdown().as_bytes())?;
+    ui.line(format!(
+        "go-check: {} passing in both, {} regressions; report {}",
+        report.comparison.passed_both,
+        report.comparison.regressions.len(),
+        out.display()
+    ));
+    Ok(report)
+}
+
+/// Runs [`PACKAGES`]' tests in the fixed-stack and the split-stack libgo
+/// build trees; returns their comparison and (package, fixed, split)
+/// results.  Errors: not root (binfmt_misc), a tree missing.
+fn package_tests(
+    ui: &Ui,
+    cache: &Cache,
+    tc: &ToolchainInfo,
+    fixed_libs: &Path,
+) -> Result<(Comparison, Vec<(String, String, String)>)> {
+    let _binfmt = crate::env::rootfs::binfmt(ui)?;
+    let target = cache.build("gcc").join("aarch64-linux-gnu");
+    let fixed_dir = fixed_libs.parent().context("no libgo-fixed")?.to_path_buf();
+    let mut per_mode: Vec<Results> = Vec::new();
+    for (mode, dir) in [
+        (GoMode::Fixed, fixed_dir),
+        (GoMode::Split, target.join("libgo")),
+    ] {
+        let targets: Vec<String> = PACKAGES.iter().map(|p| format!("{p}/check")).collect();
+        for p in PACKAGES {
+            let _ = std::fs::remove_file(dir.join(format!("{p}/check-testsum")));
+        }
+        let log = cache.log(&format!("go-check-packages-{}", mode.name()));
+        let mut make = Cmd::new("make")
+            .arg("-k")
+            .arg(format!("-j{}", crate::base::shell::default_jobs()))
+            .args(targets)
+            .env("QEMU_LD_PREFIX", &tc.sysroot)
+            .env("LC_ALL", "C")
+            .dir(&dir);
+        if mode == GoMode::Fixed {
+            // The package tests are compiled with GOCFLAGS, which lacks
+            // the tree's -fno-split-stack (AM_GOCFLAGS).
+            make = make.arg("GOCFLAGS=-g -O2 -fno-split-stack");
+        }
+        // A failing package makes make fail: the results are read from
+        // each package's check-testsum, a missing one is a failure.
+        let _ = make.run_logged_status(
+            ui,
+            &format!("go-check: libgo package tests ({})", mode.name()),
+            &log,
+        );
+        let mut r = Results::new();
+        for p in PACKAGES {
+            let sum = std::fs::read_to_string(dir.join(format!("{p}/check-testsum")))
+                .unwrap_or_default();
+            let result = if sum.starts_with("PASS:") {
+                "PASS"
+            } else if sum.starts_with("FAIL:") {
+                "FAIL"
+            } else {
+                "UNRESOLVED"
+            };
+            r.insert(format!("libgo {p}"), result.to_string());
+        }
+        per_mode.push(r);
+    }
+    let rows = PACKAGES
+        .iter()
+        .map(|p| {
+            let k = format!("libgo {p}");
+            let get = |r: &Results| r.get(&k).cloned().unwrap_or_default();
+            (p.to_string(), get(&per_mode[0]), get(&per_mode[1]))
+        })
+        .collect();
+    Ok((compare(&per_mode[0], &per_mode[1]), rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fixed_board_adds_the_fixed_libgo_and_nothing_else() {
+        let libs = Path::new("/c/libgo-fixed/.libs");
+        let b = board(Path::new("/sys"), GoMode::Fixed, libs);
+        assert!(b.contains("sim,options \"-L /sys -E LD_LIBRARY_PATH=/c/libgo-fixed/.libs\""), "{b}");
+        assert!(b.contains("multilib_flags \"-fno-split-stack -L/c/libgo-fixed/.libs\""), "{b}");
+        let s = board(Path::new("/sys"), GoMode::Split, libs);
+        assert!(s.contains("sim,options \"-L /sys\""), "{s}");
+        assert!(!s.contains("multilib_flags"), "{s}");
+        assert!(!s.contains("libgo-fixed"), "{s}");
+    }
+}
