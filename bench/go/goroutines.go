@@ -12,13 +12,16 @@
 //	    memory figures at start (start_*) and with all N parked
 //	    (parked_*), the time to create and park them (create_ns), then
 //	    releases them and prints done=N once every goroutine returned.
-//	goroutines hotsplit POSITIONS CALLS
+//	goroutines hotsplit POSITIONS CALLS [memset]
 //	    In one goroutine, for each depth k < POSITIONS (frames of a few
-//	    words), calls a function with a 512-byte frame CALLS times in a
-//	    loop and times the loop.  With split stacks one of the depths puts
-//	    the loop at a segment boundary (every call crosses); the worst
-//	    depth, timed again three times (least kept), is hot_worst_ns; the
-//	    median over all depths is hot_median_ns (nanoseconds per call).
+//	    words), calls a leaf function with a 64-byte array CALLS times in
+//	    a loop and times the loop.  With split stacks one of the depths
+//	    puts the loop at a segment boundary (every call crosses); the
+//	    worst depth, timed again three times (least kept), is
+//	    hot_worst_ns; the median over all depths is hot_median_ns
+//	    (nanoseconds per call).  With "memset" the leaf's array is 512
+//	    bytes, which gccgo zeroes by calling the C library's memset: a
+//	    split-stack function that calls code without split-stack checks.
 //	goroutines pingpong ROUNDS
 //	    Two goroutines pass a token ROUNDS times over unbuffered channels;
 //	    pingpong_ns is nanoseconds per round trip.
@@ -182,36 +185,43 @@ func park(n, depth int, at bool) {
 
 //go:noinline
 func leaf(i int) int {
+	var buf [8]int
+	buf[i&7] = i
+	return buf[(i*3)&7]
+}
+
+//go:noinline
+func leafMemset(i int) int {
 	var buf [512]byte
 	buf[i&511] = byte(i)
 	return int(buf[(i*3)&511])
 }
 
 //go:noinline
-func loop(calls int) time.Duration {
+func loop(calls int, f func(int) int) time.Duration {
 	t0 := time.Now()
 	s := 0
 	for i := 0; i < calls; i++ {
-		s += leaf(i)
+		s += f(i)
 	}
 	sink += s
 	return time.Since(t0)
 }
 
 //go:noinline
-func descend(k, calls int) time.Duration {
+func descend(k, calls int, f func(int) int) time.Duration {
 	if k == 0 {
-		return loop(calls)
+		return loop(calls, f)
 	}
-	return descend(k-1, calls) + 1
+	return descend(k-1, calls, f) + 1
 }
 
-func hotsplit(positions, calls int) {
+func hotsplit(positions, calls int, f func(int) int) {
 	res := make(chan []time.Duration)
 	go func() {
 		ts := make([]time.Duration, positions)
 		for k := range ts {
-			ts[k] = descend(k, calls)
+			ts[k] = descend(k, calls, f)
 		}
 		worst := 0
 		for k := range ts {
@@ -221,7 +231,7 @@ func hotsplit(positions, calls int) {
 		}
 		best := ts[worst]
 		for r := 0; r < 3; r++ {
-			if t := descend(worst, calls); t < best {
+			if t := descend(worst, calls, f); t < best {
 				best = t
 			}
 		}
@@ -274,11 +284,13 @@ func main() {
 	case len(a) == 5 && a[1] == "park" && a[4] == "at":
 		park(atoi(a[2]), atoi(a[3]), true)
 	case len(a) == 4 && a[1] == "hotsplit":
-		hotsplit(atoi(a[2]), atoi(a[3]))
+		hotsplit(atoi(a[2]), atoi(a[3]), leaf)
+	case len(a) == 5 && a[1] == "hotsplit" && a[4] == "memset":
+		hotsplit(atoi(a[2]), atoi(a[3]), leafMemset)
 	case len(a) == 3 && a[1] == "pingpong":
 		pingpong(atoi(a[2]))
 	default:
-		fmt.Fprintln(os.Stderr, "usage: goroutines park N DEPTH_KIB [at] | hotsplit POSITIONS CALLS | pingpong ROUNDS")
+		fmt.Fprintln(os.Stderr, "usage: goroutines park N DEPTH_KIB [at] | hotsplit POSITIONS CALLS [memset] | pingpong ROUNDS")
 		os.Exit(2)
 	}
 }

@@ -13,6 +13,8 @@ struct Built {
     sysroot: PathBuf,
     old: Vec<PathBuf>,
     probe: String,
+    /// Whether the toolchain was built with the Go front end.
+    go: bool,
 }
 
 fn built() -> Built {
@@ -54,6 +56,7 @@ fn built() -> Built {
             .as_str()
             .unwrap_or_default()
             .to_string(),
+        go: v["go"].as_bool().unwrap_or(false),
     }
 }
 
@@ -114,6 +117,13 @@ fn conformance_report_agrees_with_the_built_toolchain() {
     ] {
         assert!(matches!(get(id), Outcome::Pass(_)), "{id}: {:?}", get(id));
     }
+    // A toolchain built with Go is judged on its Go checks too.
+    let go_checks = report
+        .results
+        .iter()
+        .filter(|r| r.id.starts_with("gccgo/"))
+        .count();
+    assert_eq!(go_checks > 0, b.go, "gccgo/ checks run: {go_checks}");
     let accepted = matches!(get("split-stack/accepted"), Outcome::Pass(_));
     assert_eq!(
         accepted,

@@ -5,8 +5,10 @@
 //! suite inside a Debian arm64 root filesystem (as root; otherwise it says
 //! SKIPPED), then `cargo test --workspace --all-targets` with the
 //! toolchain's location exported so the integration tests really use it,
-//! the conformance suite's planted-fault self-test, and mutation testing
-//! of the judging code changed since `docs/mutants.md`.
+//! the conformance suite's planted-fault self-test, GCC's Go testsuite
+//! split vs fixed goroutine stacks when the toolchain has Go (`go-check`;
+//! the conformance suite's `gccgo/` checks run with the others then), and
+//! mutation testing of the judging code changed since `docs/mutants.md`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -201,6 +203,22 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
             cache.logs().join("corpus.md").display()
         );
         return Ok(ExitCode::FAILURE);
+    }
+    if info.go {
+        ui.line("test: go-check (GCC's Go testsuite, fixed vs split goroutine stacks)");
+        let go = crate::harness::go_check::run(ui, &cache, &[], false)?;
+        if go.failed() {
+            eprintln!(
+                "go-check: {} regression(s), {} passing in both; report: {}",
+                go.comparison.regressions.len(),
+                go.comparison.passed_both,
+                cache.logs().join("go-check.md").display()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    } else {
+        skipped
+            .push("the Go checks (the toolchain has no Go front end: build-toolchain --with-go)");
     }
     ui.line("test: cargo xtask mutants --changed (judging code changed since docs/mutants.md)");
     crate::harness::mutants::ensure_installed(ui)?;

@@ -308,7 +308,7 @@ impl Bench<'_> {
 /// The lines of a system-call trace that are calls: those with a name
 /// followed by `(`, after an optional leading PID; not `--- SIG...`
 /// (signal deliveries) or `+++ exited` lines.
-fn count_syscall_lines(text: &str) -> u64 {
+pub(crate) fn count_syscall_lines(text: &str) -> u64 {
     text.lines()
         .filter(|l| {
             let l = l.trim_start();

@@ -430,6 +430,28 @@ fn build_variants(
     Ok(v)
 }
 
+/// System calls per ping-pong round trip: `qemu-aarch64 -strace` at 1000
+/// and 2000 rounds, the difference of the counts over 1000.
+fn syscalls_per_round(v: &Variant) -> Result<f64> {
+    let count = |rounds: &str| -> Result<f64> {
+        let mut cmd = Cmd::new("qemu-aarch64").arg("-L").arg(&v.root);
+        for (k, val) in &v.env {
+            cmd = cmd.arg("-E").arg(format!("{k}={val}"));
+        }
+        let (ok, _, stderr) = cmd
+            .arg("-strace")
+            .arg(&v.exe)
+            .args(["pingpong", rounds])
+            .with_timeout(RUN_TIMEOUT_S)
+            .output()?;
+        if !ok {
+            bail!("pingpong {rounds} under -strace failed");
+        }
+        Ok(super::bench::count_syscall_lines(&stderr) as f64)
+    };
+    Ok((count("2000")? - count("1000")?) / 1000.0)
+}
+
 fn kib_per(o: &BTreeMap<String, f64>, key: &str, n: usize) -> Option<f64> {
     Some((o.get(&format!("parked_{key}"))? - o.get(&format!("start_{key}"))?) / n as f64)
 }
@@ -535,31 +557,47 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, opts: &GoBenchOptions) -> Result
     }
     // Hot split and ping-pong.
     let mut hot = Vec::new();
+    let mut memset = Vec::new();
     let mut ping = Vec::new();
+    let mut ping_sys = Vec::new();
     for v in &variants {
-        step(&format!("hot split loop and ping-pong, {}", v.name));
-        let w = run_watched(
-            v,
-            &["hotsplit".into(), "6000".into(), "1000".into()],
-            limit_kib,
-        )?;
-        let o = parse(&w.stdout);
-        if !w.ok {
-            notes.push(format!("{}: hotsplit failed: {}", v.name, w.stderr.trim()));
-        }
+        step(&format!("hot split loops and ping-pong, {}", v.name));
+        let fig = |args: &[&str], notes: &mut Vec<String>| -> Result<BTreeMap<String, f64>> {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let w = run_watched(v, &args, limit_kib)?;
+            if !w.ok {
+                notes.push(format!(
+                    "{}: {} failed: {}",
+                    v.name,
+                    args.join(" "),
+                    w.stderr.trim()
+                ));
+            }
+            Ok(parse(&w.stdout))
+        };
+        let h = fig(&["hotsplit", "6000", "1000"], &mut notes)?;
         hot.push((
-            o.get("hot_worst_ns").copied(),
-            o.get("hot_median_ns").copied(),
+            h.get("hot_worst_ns").copied(),
+            h.get("hot_median_ns").copied(),
         ));
-        let w = run_watched(v, &["pingpong".into(), "200000".into()], limit_kib)?;
-        let o = parse(&w.stdout);
-        if !w.ok {
-            notes.push(format!("{}: pingpong failed: {}", v.name, w.stderr.trim()));
-        }
-        ping.push(o.get("pingpong_ns").copied());
+        let m = fig(&["hotsplit", "200", "20000", "memset"], &mut notes)?;
+        memset.push(m.get("hot_median_ns").copied());
+        let p = fig(&["pingpong", "200000"], &mut notes)?;
+        ping.push(p.get("pingpong_ns").copied());
+        ping_sys.push(match syscalls_per_round(v) {
+            Ok(x) => Some(x),
+            Err(e) => {
+                notes.push(format!(
+                    "{}: ping-pong system calls not counted: {e:#}",
+                    v.name
+                ));
+                None
+            }
+        });
     }
     row(
-        "hot split: a call in a loop, worst of 6000 depths (the segment boundary)".into(),
+        "hot split: a call in a loop, worst of 6000 depths (one of them the segment boundary)"
+            .into(),
         "ns/call",
         hot.iter().map(|h| h.0).collect(),
     );
@@ -569,9 +607,19 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, opts: &GoBenchOptions) -> Result
         hot.iter().map(|h| h.1).collect(),
     );
     row(
+        "a call to a function that zeroes a 512-byte array (gccgo: memset, code without split-stack checks), median of 200 depths".into(),
+        "ns/call",
+        memset,
+    );
+    row(
         "channel ping-pong between two goroutines".into(),
         "ns/round trip",
         ping,
+    );
+    row(
+        "channel ping-pong: system calls per round trip (qemu -strace, 2000 - 1000 rounds)".into(),
+        "calls",
+        ping_sys,
     );
     let table = GoTable {
         machine: super::bench::machine_line(),
