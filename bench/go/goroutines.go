@@ -13,15 +13,19 @@
 //	    (parked_*), the time to create and park them (create_ns), then
 //	    releases them and prints done=N once every goroutine returned.
 //	goroutines hotsplit POSITIONS CALLS [memset]
-//	    In one goroutine, for each depth k < POSITIONS (frames of a few
-//	    words), calls a leaf function with a 64-byte array CALLS times in
-//	    a loop and times the loop.  With split stacks one of the depths
-//	    puts the loop at a segment boundary (every call crosses); the
-//	    worst depth, timed again three times (least kept), is
-//	    hot_worst_ns; the median over all depths is hot_median_ns
-//	    (nanoseconds per call).  With "memset" the leaf's array is 512
-//	    bytes, which gccgo zeroes by calling the C library's memset: a
-//	    split-stack function that calls code without split-stack checks.
+//	    In one goroutine, for each depth k < POSITIONS (frames of 16 to
+//	    32 bytes), calls a leaf function with a 64-byte array CALLS times
+//	    in a loop and times the loop.  With split stacks the depths that
+//	    put the loop just above a segment boundary make every call cross.
+//	    Prints the slowest depth (hot_worst_depth), its time per call as
+//	    the least of three more timings (hot_worst_ns), and the median
+//	    time per call over all depths (hot_median_ns); nanoseconds.  The
+//	    program cannot see segments (gccgo moves an array whose address
+//	    is taken as a uintptr to the heap): `cargo xtask bench --go`
+//	    judges the worst depth by its time.  With "memset" the leaf's
+//	    array is 512 bytes, which gccgo zeroes by calling the C library's
+//	    memset: a split-stack function that calls code without
+//	    split-stack checks.
 //	goroutines pingpong ROUNDS
 //	    Two goroutines pass a token ROUNDS times over unbuffered channels;
 //	    pingpong_ns is nanoseconds per round trip.
@@ -217,14 +221,13 @@ func descend(k, calls int, f func(int) int) time.Duration {
 }
 
 func hotsplit(positions, calls int, f func(int) int) {
-	res := make(chan []time.Duration)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		ts := make([]time.Duration, positions)
-		for k := range ts {
-			ts[k] = descend(k, calls, f)
-		}
 		worst := 0
 		for k := range ts {
+			ts[k] = descend(k, calls, f)
 			if ts[k] > ts[worst] {
 				worst = k
 			}
@@ -237,11 +240,11 @@ func hotsplit(positions, calls int, f func(int) int) {
 		}
 		sorted := append([]time.Duration(nil), ts...)
 		sort.Slice(sorted, func(a, b int) bool { return sorted[a] < sorted[b] })
-		res <- []time.Duration{best, sorted[len(sorted)/2], time.Duration(worst)}
+		fmt.Printf("hot_worst_ns=%.2f\nhot_worst_depth=%d\nhot_median_ns=%.2f\n",
+			float64(best)/float64(calls), worst,
+			float64(sorted[len(sorted)/2])/float64(calls))
 	}()
-	r := <-res
-	fmt.Printf("hot_worst_ns=%.2f\nhot_median_ns=%.2f\nhot_worst_depth=%d\n",
-		float64(r[0])/float64(calls), float64(r[1])/float64(calls), int(r[2]))
+	<-done
 }
 
 func pingpong(rounds int) {

@@ -1,18 +1,18 @@
-// Go check (gccgo): heap objects whose only references are on deep,
-// segmented goroutine stacks survive garbage collections.
-//
-// 64 holder goroutines each recurse 300 levels; every level allocates a
-// node on the heap, fills it with a pattern, keeps the only pointer to it
-// in its own frame and gives it a finalizer.  The levels are spread over
-// many stack segments (each frame also holds a 600-byte array), so the
-// collector can find the nodes only by scanning every segment of every
-// parked goroutine (libgo: __splitstack_find over the goroutine's
-// context, docs/abi.md 5.6).  While the holders are parked at the bottom,
-// 4 goroutines allocate garbage and call runtime.GC() 20 times.  Then the
-// holders unwind, each level checking its node's pattern.  A node freed
-// while still referenced shows as a finalizer that ran before the
-// holders returned, or as a changed pattern once the memory was reused.
-// Prints "go gc stack ok".
+/* Checks (gccgo): heap objects whose only references are on deep,
+   segmented goroutine stacks survive garbage collections.
+
+   64 holder goroutines each recurse 300 levels; every level allocates a
+   node on the heap, fills it with a pattern, keeps the only pointer to it
+   in its own frame and gives it a finalizer.  The levels are spread over
+   many stack segments (each frame also holds a 600-byte array), so the
+   collector can find the nodes only by scanning every segment of every
+   parked goroutine (libgo: __splitstack_find over the goroutine's
+   context, docs/abi.md 5.6).  While the holders are parked at the bottom,
+   4 goroutines allocate garbage and call runtime.GC() 20 times.  Then the
+   holders unwind, each level checking its node's pattern.  A node freed
+   while still referenced shows as a finalizer that ran before the
+   holders returned, or as a changed pattern once the memory was reused.
+   Prints "go gc stack ok".  */
 package main
 
 import (

@@ -1,19 +1,19 @@
-// Go check (gccgo): goroutines start on small split stacks, not on
-// libgo's fixed 4 MiB stacks (libgo/runtime/proc.c: StackMin is
-// PTHREAD_STACK_MIN only when libgo was built with USING_SPLIT_STACK and
-// LINKER_SUPPORTS_SPLIT_STACK).
-//
-// Parks 2000 goroutines and measures, from /proc/self/maps, the address
-// space of the private read-write anonymous mappings and (mincore) their
-// resident pages.  Per goroutine, the address space must stay below
-// 2 MiB (a first segment of PTHREAD_STACK_MIN plus the 1 MiB reserve of
-// a __splitstack_makecontext context, docs/abi.md 5.9; fixed stacks take
-// 4 MiB) and the resident memory below 16 KiB (a parked goroutine that
-// touched one page of its stack; fixed stacks take about 14 KiB with
-// Debian's gccgo, so the address space is the deciding figure).  The
-// goroutines then recurse through 256 KiB each, which needs more
-// segments, and all must return the right value.  Prints
-// "go small goroutines ok".
+/* Checks (gccgo): goroutines start on small split stacks, not on
+   libgo's fixed 4 MiB stacks (libgo/runtime/proc.c: StackMin is
+   PTHREAD_STACK_MIN only when libgo was built with USING_SPLIT_STACK and
+   LINKER_SUPPORTS_SPLIT_STACK).
+
+   Parks 2000 goroutines and measures, from /proc/self/maps, the address
+   space of the private read-write anonymous mappings and (mincore) their
+   resident pages.  Per goroutine, the address space must stay below
+   2 MiB (a first segment of PTHREAD_STACK_MIN plus the 1 MiB reserve of
+   a __splitstack_makecontext context, docs/abi.md 5.9; fixed stacks take
+   4 MiB) and the resident memory below 16 KiB (a parked goroutine that
+   touched one page of its stack; fixed stacks take about 14 KiB with
+   Debian's gccgo, so the address space is the deciding figure).  The
+   goroutines then recurse through 256 KiB each, which needs more
+   segments, and all must return the right value.  Prints
+   "go small goroutines ok".  */
 package main
 
 import (

@@ -316,6 +316,9 @@ fn run() -> Result<ExitCode> {
             let mut counts = go_counts;
             counts.sort_unstable();
             counts.dedup();
+            let mut go_depths = go_depths;
+            go_depths.sort_unstable();
+            go_depths.dedup();
             bench_go::run(
                 &ui,
                 &cache,

@@ -28,15 +28,32 @@ struct GoCase {
 const SMALL_SRC: &str = include_str!("../../cases/go_small_goroutines.go");
 const GC_SRC: &str = include_str!("../../cases/go_gc_stack.go");
 const GOROUTINES_SRC: &str = include_str!("../../cases/go_goroutines.go");
+const CROSSING_SRC: &str = include_str!("../../cases/go_crossing.go");
 
 const GO_CASES: &[GoCase] = &[
     GoCase {
         id: "gccgo/small-goroutines",
-        title: "2000 parked goroutines take < 2 MiB of address space and < 16 KiB resident each (split stacks, not libgo's fixed 4 MiB), then recurse through 256 KiB",
+        title: "2000 parked goroutines take < 2 MiB of address space each (split stacks, not libgo's fixed 4 MiB; this figure decides) and < 16 KiB resident, then recurse through 256 KiB",
         file: "go_small_goroutines.go",
         src: SMALL_SRC,
         flags: &["-O2"],
         expect: "go small goroutines ok\n",
+    },
+    GoCase {
+        id: "gccgo/goroutine-crossings",
+        title: "64 goroutines recurse through 2 MiB and must cross into new segments (a > 64 KiB jump between frames), then 64 more on reused G structures (__splitstack_resetcontext)",
+        file: "go_crossing.go",
+        src: CROSSING_SRC,
+        flags: &["-O2"],
+        expect: "go crossing ok\n",
+    },
+    GoCase {
+        id: "gccgo/goroutine-crossings-O0",
+        title: "the same at -O0",
+        file: "go_crossing.go",
+        src: CROSSING_SRC,
+        flags: &["-O0"],
+        expect: "go crossing ok\n",
     },
     GoCase {
         id: "gccgo/gc-segmented-stacks",

@@ -574,7 +574,9 @@ mod tests {
             let path = dir.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
             assert!(
-                text.starts_with("/* Checks: ") || text.starts_with("/* Checks (with "),
+                text.starts_with("/* Checks: ")
+                    || text.starts_with("/* Checks (with ")
+                    || text.starts_with("/* Checks (gccgo): "),
                 "{} does not start with what it checks",
                 path.display()
             );

@@ -23,7 +23,8 @@ pub struct BuildArgs {
     /// later builds keep it unless --without-go is given.
     #[arg(long, conflicts_with_all = ["without_go", "c_only"])]
     pub with_go: bool,
-    /// Drop the Go front end from a cached toolchain that has it.
+    /// Drop the Go front end from a cached toolchain that has it (also
+    /// implied by --c-only).
     #[arg(long)]
     pub without_go: bool,
     /// Parallel jobs for make (default: number of CPUs).
@@ -53,7 +54,9 @@ impl BuildArgs {
         BuildOptions {
             release: self.release,
             cxx: !self.c_only,
-            go: match (self.with_go, self.without_go) {
+            // --c-only drops Go too: the Go front end needs the C++ one
+            // here (build-toolchain builds them together).
+            go: match (self.with_go, self.without_go || self.c_only) {
                 (true, _) => Some(true),
                 (_, true) => Some(false),
                 _ => None,

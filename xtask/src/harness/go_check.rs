@@ -5,7 +5,7 @@
 //!
 //! | mode | Go code | libgo at run time |
 //! |---|---|---|
-//! | `fixed` | `-fno-split-stack` | libgo built without split stacks ([`crate::report::bench_go::fixed_libgo`]), through `LD_LIBRARY_PATH` set with qemu's `-E` |
+//! | `fixed` | `-fno-split-stack -fuse-ld=gold` | libgo built without split stacks ([`crate::toolchain::libgo_fixed`]), through `LD_LIBRARY_PATH` set with qemu's `-E` |
 //! | `split` | gccgo's default (`-fsplit-stack`) | the toolchain's libgo (split stacks) |
 //!
 //! With `--packages`, libgo's own package tests ([`PACKAGES`], `make
@@ -79,10 +79,7 @@ impl GoMode {
     /// `multilib_flags`), with the fixed-stack libgo in `fixed_libs`.
     fn flags(self, fixed_libs: &Path) -> Vec<String> {
         match self {
-            GoMode::Fixed => vec![
-                "-fno-split-stack".into(),
-                format!("-L{}", fixed_libs.display()),
-            ],
+            GoMode::Fixed => crate::toolchain::libgo_fixed::program_flags(fixed_libs),
             GoMode::Split => vec![],
         }
     }
@@ -129,7 +126,7 @@ pub struct GoCheckReport {
     pub comparison: Comparison,
     /// What the setup probe printed in each mode.
     pub probes: Vec<(GoMode, String)>,
-    /// libgo package tests, `split` compared with `fixed` (empty without
+    /// libgo package tests, `split` compared with `fixed` (`None` without
     /// `--packages`).
     pub packages: Option<Comparison>,
     /// Per package: (fixed, split) results.
@@ -160,22 +157,26 @@ impl GoCheckReport {
         };
         let mut md = format!(
             "# GCC's Go testsuite, split vs fixed goroutine stacks\n\n\
-             Produced by `cargo xtask go-check` in {} on 2 cores: `make check-go` \
+             Produced by `cargo xtask go-check` in {} with {} parallel jobs: `make check-go` \
              (`go.test`, `go.go-torture`, `go.dg`) in the GCC build tree, programs run \
              under qemu-user; `fixed`: `-fno-split-stack` and libgo built without split \
              stacks; `split`: gccgo's default and the toolchain's libgo. XFAIL counts as \
              passing.\n\n\
              | | fixed | split |\n|---|---|---|\n| results | {} | {} |\n\n\
              Compared: {} passing in both, {} regressions, {} fixed, {} failing in both, \
-             {} only in split.\n\nSetup probe (`conformance/cases/go_small_goroutines.go`):\n\n",
+             {} unsupported or untested in both, {} only in split, {} only in fixed (not \
+             passing there).\n\nSetup probe (`conformance/cases/go_small_goroutines.go`):\n\n",
             fmt_duration(self.took),
+            crate::base::shell::default_jobs(),
             count(GoMode::Fixed),
             count(GoMode::Split),
             c.passed_both,
             c.regressions.len(),
             c.fixed.len(),
             c.both_fail.len(),
-            c.new.len()
+            c.unsupported.len(),
+            c.new.len(),
+            c.dropped.len()
         );
         for (m, p) in &self.probes {
             md.push_str(&format!("- {}: `{}`\n", m.name(), p.trim()));
@@ -218,6 +219,13 @@ impl GoCheckReport {
                 "Only in split",
                 c.new.iter().map(|(t, r)| format!("`{t}`: {r}")).collect(),
             ),
+            (
+                "Only in fixed, not passing there",
+                c.dropped
+                    .iter()
+                    .map(|(t, r)| format!("`{t}`: {r}"))
+                    .collect(),
+            ),
         ] {
             if !list.is_empty() {
                 md.push_str(&format!("\n## {title}\n\n"));
@@ -228,6 +236,39 @@ impl GoCheckReport {
         }
         md
     }
+}
+
+/// The address space per goroutine (KiB) in the probe's FAILED line,
+/// `go small goroutines FAILED: 4110.7 KiB address space and ...`.
+fn probe_address_space_kib(line: &str) -> Option<f64> {
+    line.split_once("FAILED: ")?
+        .1
+        .split_once(" KiB address space")?
+        .0
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Checks the DejaGnu logs of `mode` (the `go.log` of each parallel
+/// part): every program was run with the fixed-stack libgo first in
+/// `LD_LIBRARY_PATH` in `fixed` and never in `split`.  Returns the number
+/// of runs seen.  Errors: a run that breaks this.
+fn check_runs(logs: &[String], mode: GoMode, fixed_libs: &Path) -> Result<usize> {
+    let want = format!("-E LD_LIBRARY_PATH={}", fixed_libs.display());
+    let mut n = 0;
+    for log in logs {
+        for l in log.lines().filter(|l| l.starts_with("spawn qemu-aarch64")) {
+            n += 1;
+            if l.contains(&want) != (mode == GoMode::Fixed) {
+                bail!(
+                    "go-check ({}): a program ran with the wrong libgo: {l}",
+                    mode.name()
+                );
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// Builds the probe with `mode`'s flags and runs it with its environment;
@@ -269,14 +310,17 @@ pub fn run(ui: &Ui, cache: &Cache, only: &[String], packages: bool) -> Result<Go
         .context("no toolchain with Go: run `cargo xtask build-toolchain --with-go`")?;
     let build = cache.build("gcc").join("gcc");
     crate::harness::gcc_check::check_prerequisites(ui, cache, &build)?;
-    let fixed_libs = crate::report::bench_go::fixed_libgo(ui, cache, &tc)?;
+    let fixed_libs = crate::toolchain::libgo_fixed::fixed_libgo(ui, cache, &tc)?;
     let dir = cache.root().join("go-check");
     std::fs::create_dir_all(dir.join("boards"))?;
     let mut probes = Vec::new();
     for mode in [GoMode::Fixed, GoMode::Split] {
         let (ok, line) = probe(&tc, &dir, mode, &fixed_libs)?;
         ui.line(format!("go-check: setup probe, {}: {line}", mode.name()));
-        if ok != (mode == GoMode::Split) {
+        // Fixed stacks must fail the probe by their address space (libgo's
+        // 4 MiB StackMin), not by failing to start.
+        let fixed_stacks = probe_address_space_kib(&line).is_some_and(|k| k >= 4096.0);
+        if ok != (mode == GoMode::Split) || (mode == GoMode::Fixed && !fixed_stacks) {
             bail!(
                 "go-check: the setup probe {} in mode {} ({line}): the mode does not run the \
                  goroutine stacks it claims",
@@ -319,7 +363,46 @@ pub fn run(ui: &Ui, cache: &Cache, only: &[String], packages: bool) -> Result<Go
             &cache.logs().join(format!("go-check-{}.sum", mode.name())),
             text.as_bytes(),
         )?;
-        let results = crate::harness::gcc_check::parse_gcc_sum(&text);
+        // check-go runs in parallel parts (testsuite/go, go1, go2, ...),
+        // each with its own go.log: keep them, and check every run.
+        let mut logs = Vec::new();
+        for e in std::fs::read_dir(build.join("testsuite"))? {
+            let d = e?.path();
+            let name = d
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            let part = d.join("go.log");
+            if name.starts_with("go") && !name.contains("parallel") && part.is_file() {
+                let t = std::fs::read_to_string(&part)?;
+                write_atomic(
+                    &cache
+                        .logs()
+                        .join(format!("go-check-{}-{name}.log", mode.name())),
+                    t.as_bytes(),
+                )?;
+                logs.push(t);
+            }
+        }
+        let spawned = check_runs(&logs, mode, &fixed_libs)?;
+        ui.line(format!(
+            "go-check: {}: {spawned} program runs, each with the libgo of the mode",
+            mode.name()
+        ));
+        // UNTESTED (go-test.exp's "not run here") is compared like
+        // UNSUPPORTED: UNTESTED in fixed and FAIL in split is a regression.
+        let results: Results = crate::harness::gcc_check::parse_gcc_sum(&text)
+            .into_iter()
+            .map(|(t, r)| {
+                let r = if r == "UNTESTED" {
+                    "UNSUPPORTED".to_string()
+                } else {
+                    r
+                };
+                (t, r)
+            })
+            .collect();
         ui.line(format!(
             "go-check: {}: {} results",
             mode.name(),
@@ -425,6 +508,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_probe_line_gives_the_address_space() {
+        let l = "go small goroutines FAILED: 4110.7 KiB address space and 14.2 KiB resident per parked goroutine, 0 wrong results";
+        assert_eq!(probe_address_space_kib(l), Some(4110.7));
+        assert_eq!(probe_address_space_kib("go small goroutines ok"), None);
+        assert_eq!(
+            probe_address_space_kib("error while loading shared libraries"),
+            None
+        );
+    }
+
+    #[test]
+    fn every_fixed_run_must_use_the_fixed_libgo() {
+        let libs = Path::new("/c/f/.libs");
+        let good = "spawn qemu-aarch64 -L /s -E LD_LIBRARY_PATH=/c/f/.libs /t/a.x\nPASS: a\n";
+        let bad = "spawn qemu-aarch64 -L /s /t/b.x\n";
+        assert_eq!(check_runs(&[good.into()], GoMode::Fixed, libs).unwrap(), 1);
+        assert!(check_runs(&[good.into(), bad.into()], GoMode::Fixed, libs).is_err());
+        assert_eq!(check_runs(&[bad.into()], GoMode::Split, libs).unwrap(), 1);
+        assert!(check_runs(&[good.into()], GoMode::Split, libs).is_err());
+    }
+
+    #[test]
     fn the_fixed_board_adds_the_fixed_libgo_and_nothing_else() {
         let libs = Path::new("/c/libgo-fixed/.libs");
         let b = board(Path::new("/sys"), GoMode::Fixed, libs);
@@ -433,7 +538,7 @@ mod tests {
             "{b}"
         );
         assert!(
-            b.contains("multilib_flags \"-fno-split-stack -L/c/libgo-fixed/.libs\""),
+            b.contains("multilib_flags \"-fno-split-stack -fuse-ld=gold -L/c/libgo-fixed/.libs\""),
             "{b}"
         );
         let s = board(Path::new("/sys"), GoMode::Split, libs);

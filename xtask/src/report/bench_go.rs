@@ -7,7 +7,7 @@
 //! | variant | compiler | goroutine stacks |
 //! |---|---|---|
 //! | `gccgo-split` | this project's gccgo | split (libgo with `USING_SPLIT_STACK`) |
-//! | `gccgo-fixed` | the same gccgo, `-fno-split-stack`, libgo built without split stacks ([`fixed_libgo`]) | fixed 4 MiB |
+//! | `gccgo-fixed` | the same gccgo, `-fno-split-stack -fuse-ld=gold`, libgo built without split stacks ([`crate::toolchain::libgo_fixed`]) | fixed 4 MiB |
 //! | `gccgo-debian` | Debian sid's `gccgo-aarch64-linux-gnu` | fixed 4 MiB (no split stacks on arm64 upstream) |
 //! | `go` | Debian sid's `golang-go`, `GOARCH=arm64` | contiguous, 2 KiB at start, copied to grow |
 //!
@@ -18,7 +18,8 @@
 //!
 //! Every run is watched: the qemu process's resident memory is read from
 //! `/proc/PID/status` every 100 ms and the run is killed when it exceeds
-//! the limit (`--go-limit-gib`, default 16 GiB of this machine's 24) or
+//! the limit (`--go-limit-gib`, default 16 GiB, chosen for a machine of
+//! 24 GiB) or
 //! [`RUN_TIMEOUT_S`]; a killed run is a figure ("largest N reached"), not
 //! an error.
 
@@ -30,7 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::base::cache::{write_atomic, Cache, KeyHasher};
+use crate::base::cache::{write_atomic, Cache};
 use crate::base::shell::{Cmd, Ui};
 use crate::toolchain::info::ToolchainInfo;
 
@@ -47,7 +48,8 @@ pub struct GoBenchOptions {
     pub counts: Vec<usize>,
     /// Depths (KiB of recursion before parking).
     pub depths: Vec<usize>,
-    /// Kill a run whose qemu process holds more than this (GiB).
+    /// Kill a run whose qemu process holds more than this (GiB; the
+    /// default of the command line is 16, for a machine of 24).
     pub limit_gib: f64,
     /// Also measure the Debian anchors (needs root the first time).
     pub anchors: bool,
@@ -78,9 +80,35 @@ pub struct GoTable {
     pub notes: Vec<String>,
 }
 
+/// What a variant's goroutine stacks must look like, checked on every
+/// parking run (address space of the private writable mappings per
+/// goroutine): a run that does not show it did not measure what its
+/// column claims (e.g. gccgo-fixed that loaded the split-stack libgo).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stacks {
+    /// Below 2 MiB per goroutine (a first segment and the reserve).
+    Split,
+    /// At least 4 MiB per goroutine (libgo's StackMin).
+    Fixed,
+    /// Go's runtime: no claim.
+    Go,
+}
+
+impl Stacks {
+    /// Whether `kib` of address space per parked goroutine fits.
+    fn fits(self, kib: f64) -> bool {
+        match self {
+            Stacks::Split => kib < 2048.0,
+            Stacks::Fixed => kib >= 4096.0,
+            Stacks::Go => true,
+        }
+    }
+}
+
 /// How a built workload is run: `qemu-aarch64 -L root [-E env] exe`.
 struct Variant {
     name: &'static str,
+    stacks: Stacks,
     version: String,
     exe: PathBuf,
     root: PathBuf,
@@ -221,111 +249,6 @@ fn anchor_version(root: &Path, package: &str) -> String {
         .unwrap_or_else(|_| format!("{package} (version unknown)"))
 }
 
-/// libgo built without split stacks beside the toolchain's own, in its
-/// GCC build tree (`aarch64-linux-gnu/libgo-fixed`): libgo's configure
-/// run with the arguments recorded in the split-stack libgo's
-/// `config.status`, and `libgo_cv_c_linker_split_non_split=no`, which is
-/// what libgo does when the linker cannot link split code with non-split
-/// code: no `USING_SPLIT_STACK` in C, `-fno-split-stack` for Go
-/// (libgo/configure.ac).  Returns the directory holding `libgo.so`.
-/// Errors: the toolchain has no libgo build tree, or the build fails
-/// (log: `<cache>/logs/libgo-fixed.log`).
-pub fn fixed_libgo(ui: &Ui, cache: &Cache, tc: &ToolchainInfo) -> Result<PathBuf> {
-    let target = cache.build("gcc").join("aarch64-linux-gnu");
-    let split = target.join("libgo");
-    let dir = target.join("libgo-fixed");
-    let libs = dir.join(".libs");
-    let key = KeyHasher::new("libgo-fixed-v1")
-        .str("toolchain", &tc.key)
-        .finish();
-    let step = "libgo-fixed";
-    if cache.is_done(step, &key) && libs.join("libgo.so").exists() {
-        return Ok(libs);
-    }
-    cache.clear(step)?;
-    let recorded = Cmd::new(split.join("config.status"))
-        .arg("--config")
-        .dir(&split)
-        .read()
-        .with_context(|| {
-            format!(
-                "no configured libgo in {} (build with --with-go)",
-                split.display()
-            )
-        })?;
-    let mut words = shlex::split(recorded.trim())
-        .with_context(|| format!("cannot parse {}/config.status --config", split.display()))?;
-    words.retain(|w| !w.starts_with("--cache-file"));
-    words.push("--cache-file=/dev/null".into());
-    words.push("libgo_cv_c_linker_split_non_split=no".into());
-    let src = cache.src("gcc").join("libgo/configure");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    std::fs::create_dir_all(&dir)?;
-    let log = cache.log("libgo-fixed");
-    let _ = std::fs::remove_file(&log);
-    let path = {
-        let mut v = vec![tc.prefix.join("bin"), cache.build("gcc").join("gcc")];
-        if let Some(p) = std::env::var_os("PATH") {
-            v.extend(std::env::split_paths(&p));
-        }
-        std::env::join_paths(v)?
-    };
-    // The compilers and tools come from the top-level Makefile's
-    // environment, which config.status does not record: take them from
-    // the split-stack libgo's Makefile.
-    let makefile = std::fs::read_to_string(split.join("Makefile"))?;
-    let mut configure = Cmd::new("sh").arg(&src).args(words);
-    for var in [
-        "CC",
-        "GOC",
-        "CFLAGS",
-        "CCAS",
-        "CCASFLAGS",
-        "AR",
-        "RANLIB",
-        "NM",
-        "OBJCOPY",
-        "LD",
-    ] {
-        let value = makefile
-            .lines()
-            .find_map(|l| l.strip_prefix(var)?.trim_start().strip_prefix('='))
-            .with_context(|| format!("{}/Makefile sets no {var}", split.display()))?;
-        configure = configure.env(var, value.trim());
-    }
-    configure
-        .env("GOCFLAGS", "-g -O2")
-        .env("PATH", &path)
-        .dir(&dir)
-        .run_logged(ui, "bench --go: configure libgo without split stacks", &log)?;
-    let config = std::fs::read_to_string(dir.join("config.h"))?;
-    if config
-        .lines()
-        .any(|l| l.trim() == "#define USING_SPLIT_STACK 1")
-    {
-        bail!(
-            "{}: libgo-fixed was configured with split stacks",
-            dir.display()
-        );
-    }
-    Cmd::new("make")
-        .arg(format!("-j{}", crate::base::shell::default_jobs()))
-        .env("PATH", &path)
-        .dir(&dir)
-        .run_logged(ui, "bench --go: build libgo without split stacks", &log)?;
-    if !libs.join("libgo.so").exists() {
-        bail!(
-            "no libgo.so in {} after make (log: {})",
-            libs.display(),
-            log.display()
-        );
-    }
-    cache.mark_done(step, &key, serde_json::Value::Null)?;
-    Ok(libs)
-}
-
 /// Builds the four variants of the workload into `dir`.
 fn build_variants(
     ui: &Ui,
@@ -354,16 +277,17 @@ fn build_variants(
         .context("cannot build bench/go/goroutines.go with the toolchain's gccgo")?;
     v.push(Variant {
         name: "gccgo-split",
+        stacks: Stacks::Split,
         version: format!("{version}, split stacks"),
         exe: split,
         root: tc.sysroot.clone(),
         env: Vec::new(),
     });
-    let libs = fixed_libgo(ui, cache, tc)?;
+    let libs = crate::toolchain::libgo_fixed::fixed_libgo(ui, cache, tc)?;
     let fixed = dir.join("goroutines-fixed");
     Cmd::new(&gccgo)
-        .args(["-O2", "-fno-split-stack"])
-        .arg(format!("-L{}", libs.display()))
+        .arg("-O2")
+        .args(crate::toolchain::libgo_fixed::program_flags(&libs))
         .arg(&src)
         .arg("-o")
         .arg(&fixed)
@@ -371,7 +295,8 @@ fn build_variants(
         .context("cannot build bench/go/goroutines.go against the fixed-stack libgo")?;
     v.push(Variant {
         name: "gccgo-fixed",
-        version: format!("{version}, -fno-split-stack, libgo without split stacks"),
+        stacks: Stacks::Fixed,
+        version: format!("{version}, -fno-split-stack -fuse-ld=gold, libgo without split stacks"),
         exe: fixed,
         root: tc.sysroot.clone(),
         env: vec![("LD_LIBRARY_PATH".into(), libs.display().to_string())],
@@ -395,6 +320,7 @@ fn build_variants(
                 .context("cannot build the workload with Debian's gccgo")?;
             v.push(Variant {
                 name: "gccgo-debian",
+                stacks: Stacks::Fixed,
                 version: anchor_version(root, "gccgo-aarch64-linux-gnu"),
                 exe: work.join("goroutines-debian"),
                 root: root.join("usr/aarch64-linux-gnu"),
@@ -420,6 +346,7 @@ fn build_variants(
                 .context("cannot build the workload with Debian's Go")?;
             v.push(Variant {
                 name: "go",
+                stacks: Stacks::Go,
                 version: anchor_version(root, "golang-go"),
                 exe: work.join("goroutines-go"),
                 root: root.join("usr/aarch64-linux-gnu"),
@@ -460,6 +387,12 @@ fn kib_per(o: &BTreeMap<String, f64>, key: &str, n: usize) -> Option<f64> {
 /// toolchain with Go (`cargo xtask build-toolchain --with-go`), a variant
 /// that cannot be built, the anchors' root filesystem cannot be made.
 pub fn run(ui: &Ui, cache: &Cache, repo: &Path, opts: &GoBenchOptions) -> Result<GoTable> {
+    if opts.counts.is_empty() || opts.counts.contains(&0) {
+        bail!("--go-counts: give goroutine counts of at least 1");
+    }
+    if opts.limit_gib.is_nan() || opts.limit_gib <= 0.0 {
+        bail!("--go-limit-gib: give a positive number of GiB");
+    }
     let tc = ToolchainInfo::published(cache)
         .context("no toolchain: run `cargo xtask build-toolchain --with-go` first")?;
     if !tc.go {
@@ -487,7 +420,7 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, opts: &GoBenchOptions) -> Result
     for &depth in &opts.depths {
         // Per variant: the largest count that completed, and whether a
         // count failed (larger ones are then not tried).
-        let mut largest = vec![0usize; variants.len()];
+        let mut largest: Vec<Option<usize>> = vec![None; variants.len()];
         let mut stopped = vec![false; variants.len()];
         let mut per: BTreeMap<usize, Vec<[Option<f64>; 5]>> = BTreeMap::new();
         for &n in &opts.counts {
@@ -517,7 +450,18 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, opts: &GoBenchOptions) -> Result
                     vals.push([None; 5]);
                     continue;
                 }
-                largest[i] = n;
+                let va = kib_per(&o, "maps_kib", n).unwrap_or(f64::NAN);
+                if !v.stacks.fits(va) {
+                    notes.push(format!(
+                        "{}: {n} goroutines after {depth} KiB: {va:.0} KiB of address space per \
+                         goroutine, not the stacks this column claims: not reported",
+                        v.name
+                    ));
+                    stopped[i] = true;
+                    vals.push([None; 5]);
+                    continue;
+                }
+                largest[i] = Some(n);
                 vals.push([
                     kib_per(&o, "anon_kib", n),
                     kib_per(&o, "maps_kib", n),
@@ -552,7 +496,7 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, opts: &GoBenchOptions) -> Result
                 opts.counts
             ),
             "goroutines",
-            largest.iter().map(|&l| Some(l as f64)).collect(),
+            largest.iter().map(|l| l.map(|n| n as f64)).collect(),
         );
     }
     // Hot split and ping-pong.
@@ -575,7 +519,7 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, opts: &GoBenchOptions) -> Result
             }
             Ok(parse(&w.stdout))
         };
-        let h = fig(&["hotsplit", "6000", "1000"], &mut notes)?;
+        let h = fig(&["hotsplit", "12000", "1000"], &mut notes)?;
         hot.push((
             h.get("hot_worst_ns").copied(),
             h.get("hot_median_ns").copied(),
@@ -602,7 +546,7 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, opts: &GoBenchOptions) -> Result
         hot.iter().map(|h| h.0).collect(),
     );
     row(
-        "hot split: a call in a loop, median of the 6000 depths".into(),
+        "a call in a loop, median of the 12000 depths".into(),
         "ns/call",
         hot.iter().map(|h| h.1).collect(),
     );

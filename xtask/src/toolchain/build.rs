@@ -955,7 +955,8 @@ pub fn libgo_split_stack(config: &Path) -> Result<String> {
         bail!(
             "libgo was configured without split stacks: {} not defined in {} (see \
              libgo's config.log beside it: the `-fsplit-stack` probes); gccgo would give \
-             every goroutine a fixed 4 MiB stack",
+             every goroutine a fixed 4 MiB stack. Build without Go: `cargo xtask \
+             build-toolchain --without-go`",
             missing.join(" and "),
             config.display()
         );
