@@ -119,18 +119,18 @@ func anon() (resident, mapped int64) {
 		}
 		mapped += int64(hi-lo) / 1024
 		for a := lo; a < hi; {
-			n := (hi - a) / uint64(page)
-			if n > uint64(len(vec)) {
-				n = uint64(len(vec))
+			k := (hi - a) / uint64(page)
+			if k > uint64(len(vec)) {
+				k = uint64(len(vec))
 			}
 			_, _, e := syscall.Syscall(syscall.SYS_MINCORE, uintptr(a),
-				uintptr(n*uint64(page)), uintptr(unsafe.Pointer(&vec[0])))
+				uintptr(k*uint64(page)), uintptr(unsafe.Pointer(&vec[0])))
 			if e == 0 {
-				for i := uint64(0); i < n; i++ {
+				for i := uint64(0); i < k; i++ {
 					resident += int64(vec[i] & 1)
 				}
 			}
-			a += n * uint64(page)
+			a += k * uint64(page)
 		}
 	}
 	return resident * page / 1024, mapped

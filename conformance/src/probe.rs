@@ -119,28 +119,25 @@ impl std::error::Error for NoCxxDriver {}
 /// (`aarch64-linux-gnu-gcc-16.2.0` -> `aarch64-linux-gnu-g++`).  `None`
 /// otherwise.
 pub fn cxx_driver(gcc: &Path) -> Option<PathBuf> {
-    let name = gcc.file_name()?.to_str()?;
-    let at = name.rfind("gcc")?;
-    [
-        format!("{}g++{}", &name[..at], &name[at + 3..]),
-        format!("{}g++", &name[..at]),
-    ]
-    .into_iter()
-    .map(|n| gcc.with_file_name(n))
-    .find(|p| p.exists())
+    sibling_driver(gcc, "g++")
 }
 
-/// The Go driver that belongs to the C driver `gcc`, if one exists beside
-/// it: the same file name with its last `gcc` replaced by `gccgo`
-/// (`aarch64-linux-gnu-gcc` -> `aarch64-linux-gnu-gccgo`), or else without
-/// the version after it.  `None` otherwise (the toolchain was built
+/// The Go driver that belongs to the C driver `gcc`, found like
+/// [`cxx_driver`] with `gccgo` (`aarch64-linux-gnu-gcc` ->
+/// `aarch64-linux-gnu-gccgo`).  `None` otherwise (the toolchain was built
 /// without the Go front end).
 pub fn go_driver(gcc: &Path) -> Option<PathBuf> {
+    sibling_driver(gcc, "gccgo")
+}
+
+/// The driver `driver` beside the C driver `gcc`: `gcc`'s file name with
+/// its last `gcc` replaced by `driver`, with or without what follows it.
+fn sibling_driver(gcc: &Path, driver: &str) -> Option<PathBuf> {
     let name = gcc.file_name()?.to_str()?;
     let at = name.rfind("gcc")?;
     [
-        format!("{}gccgo{}", &name[..at], &name[at + 3..]),
-        format!("{}gccgo", &name[..at]),
+        format!("{}{driver}{}", &name[..at], &name[at + 3..]),
+        format!("{}{driver}", &name[..at]),
     ]
     .into_iter()
     .map(|n| gcc.with_file_name(n))

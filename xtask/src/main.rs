@@ -141,6 +141,9 @@ enum Command {
         /// both ways; needs root (binfmt_misc).
         #[arg(long)]
         packages: bool,
+        /// Only the libgo package tests, not GCC's Go testsuite.
+        #[arg(long, requires = "packages")]
+        packages_only: bool,
         /// DejaGnu selections, e.g. `go-test.exp=\"chan1.go\"`.
         selections: Vec<String>,
     },
@@ -291,9 +294,11 @@ fn run() -> Result<ExitCode> {
         }
         Command::GoCheck {
             packages,
+            packages_only,
             selections,
         } => {
-            let report = harness::go_check::run(&ui, &cache, &selections, packages)?;
+            let report =
+                harness::go_check::run(&ui, &cache, &selections, packages, !packages_only)?;
             if report.failed() {
                 anyhow::bail!(
                     "go-check: {} regression(s), {} passing in both; see {}",

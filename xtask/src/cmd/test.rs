@@ -206,7 +206,7 @@ pub fn run(ui: &Ui, repo: &Path, opts: &BuildOptions) -> Result<ExitCode> {
     }
     if info.go {
         ui.line("test: go-check (GCC's Go testsuite, fixed vs split goroutine stacks)");
-        let go = crate::harness::go_check::run(ui, &cache, &[], false)?;
+        let go = crate::harness::go_check::run(ui, &cache, &[], false, true)?;
         if go.failed() {
             eprintln!(
                 "go-check: {} regression(s), {} passing in both; report: {}",

@@ -650,3 +650,22 @@ impl GoTable {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The text of `func anon()` in a Go program.
+    fn anon(src: &str) -> &str {
+        let start = src.find("func anon()").expect("func anon");
+        let end = src[start..].find("\n}\n").expect("end of anon") + start;
+        &src[start..end]
+    }
+
+    #[test]
+    fn the_workload_measures_memory_like_the_conformance_check() {
+        // Single-file programs each carry the mincore walk; the bench's
+        // figures and gccgo/small-goroutines must count the same pages.
+        let bench = include_str!("../../../bench/go/goroutines.go");
+        let case = include_str!("../../../conformance/cases/go_small_goroutines.go");
+        assert_eq!(anon(bench), anon(case));
+    }
+}
