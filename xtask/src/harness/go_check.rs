@@ -130,7 +130,7 @@ pub struct GoCheckReport {
     /// `--packages`).
     pub packages: Option<Comparison>,
     /// Per package: (fixed, split) results.
-    pub package_results: Vec<(String, String, String)>,
+    pub package_results: Vec<PackageRow>,
     pub took: std::time::Duration,
 }
 
@@ -450,6 +450,9 @@ pub fn run(
     Ok(report)
 }
 
+/// A libgo package and its result with fixed and with split stacks.
+pub type PackageRow = (String, String, String);
+
 /// Runs [`PACKAGES`]' tests in the fixed-stack and the split-stack libgo
 /// build trees; returns their comparison and (package, fixed, split)
 /// results.  Errors: not root (binfmt_misc), a tree missing.
@@ -458,7 +461,7 @@ fn package_tests(
     cache: &Cache,
     tc: &ToolchainInfo,
     fixed_libs: &Path,
-) -> Result<(Comparison, Vec<(String, String, String)>)> {
+) -> Result<(Comparison, Vec<PackageRow>)> {
     let _binfmt = crate::env::rootfs::binfmt(ui)?;
     let target = cache.build("gcc").join("aarch64-linux-gnu");
     let fixed_dir = fixed_libs.parent().context("no libgo-fixed")?.to_path_buf();
