@@ -29,6 +29,7 @@ const SMALL_SRC: &str = include_str!("../../cases/go_small_goroutines.go");
 const GC_SRC: &str = include_str!("../../cases/go_gc_stack.go");
 const GOROUTINES_SRC: &str = include_str!("../../cases/go_goroutines.go");
 const CROSSING_SRC: &str = include_str!("../../cases/go_crossing.go");
+const SWITCH_SRC: &str = include_str!("../../cases/go_switch_registers.go");
 
 const GO_CASES: &[GoCase] = &[
     GoCase {
@@ -78,6 +79,14 @@ const GO_CASES: &[GoCase] = &[
         src: GOROUTINES_SRC,
         flags: &["-O2"],
         expect: "go goroutines ok\n",
+    },
+    GoCase {
+        id: "gccgo/switch-registers",
+        title: "64 goroutines keep ten integers and eight floats live (x19-x28, d8-d15 at -O2) across 400 channel switches each and get what the same function computes without switching; a new goroutine's stack unwinds in at most 32 frames",
+        file: "go_switch_registers.go",
+        src: SWITCH_SRC,
+        flags: &["-O2"],
+        expect: "go switch registers ok\n",
     },
 ];
 

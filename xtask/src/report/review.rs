@@ -120,15 +120,18 @@ const SERIES: &[SeriesText] = &[
 
 fn comparison_text(cache: &Cache, repo: &Path, which: &str) -> String {
     match which {
-        "gcc" => match std::fs::read_to_string(repo.join("docs/gcc-compare.md")) {
-            Ok(t) => format!(
-                "From `docs/gcc-compare.md` (reproduce: `cargo xtask gcc-check --compare`):\n\n{}",
-                demote(&t)
-            ),
-            Err(_) => "**Missing:** no `docs/gcc-compare.md`; run `cargo xtask gcc-check \
-                       --compare`."
-                .into(),
-        },
+        "gcc" => {
+            let c = match std::fs::read_to_string(repo.join("docs/gcc-compare.md")) {
+                Ok(t) => format!(
+                    "From `docs/gcc-compare.md` (reproduce: `cargo xtask gcc-check --compare`):\n\n{}",
+                    demote(&t)
+                ),
+                Err(_) => "**Missing:** no `docs/gcc-compare.md`; run `cargo xtask gcc-check \
+                           --compare`."
+                    .into(),
+            };
+            format!("{c}\n\n{}", go_text(repo))
+        }
         "glibc" => match std::fs::read_to_string(repo.join("docs/glibc-compare.md")) {
             Ok(t) => format!(
                 "From `docs/glibc-compare.md` (reproduce: `cargo xtask glibc-compare`):\n\n{}",
@@ -170,6 +173,60 @@ fn comparison_text(cache: &Cache, repo: &Path, which: &str) -> String {
             }
         }
     }
+}
+
+/// The Go results for the GCC series (gccgo is split stacks' main user,
+/// docs/gccgo.md): the Go testsuite comparison of `docs/go-check.md` and
+/// the memory figures of `docs/gccgo.md`, or a note naming what to run.
+fn go_text(repo: &Path) -> String {
+    let check = match std::fs::read_to_string(repo.join("docs/go-check.md")) {
+        Ok(t) => format!(
+            "From `docs/go-check.md` (reproduce: `cargo xtask go-check`, toolchain built \
+             `--with-go`):\n\n{}",
+            demote(&demote(&t))
+        ),
+        Err(_) => "**Missing:** no `docs/go-check.md`; run `cargo xtask build-toolchain \
+                   --with-go` and `cargo xtask go-check`."
+            .into(),
+    };
+    let measured = std::fs::read_to_string(repo.join("docs/gccgo.md"))
+        .ok()
+        .and_then(|t| section(&t, "## Measurements"))
+        .map(|m| {
+            format!(
+                "\n\nFrom `docs/gccgo.md` (reproduce: `cargo xtask bench --go`):\n\n{}",
+                demote(&m)
+            )
+        })
+        .unwrap_or_else(|| {
+            "\n\n**Missing:** no \"Measurements\" section in `docs/gccgo.md`; run \
+             `cargo xtask bench --go`."
+                .into()
+        });
+    format!("## gccgo\n\n{check}{measured}")
+}
+
+/// The Markdown section that starts with the line `heading`, up to the
+/// next heading of the same or a higher level; `None` if absent.
+fn section(md: &str, heading: &str) -> Option<String> {
+    let level = heading.chars().take_while(|&c| c == '#').count();
+    let mut out = String::new();
+    let mut inside = false;
+    for line in md.lines() {
+        if inside {
+            let l = line.chars().take_while(|&c| c == '#').count();
+            if l > 0 && l <= level && line[l..].starts_with(' ') {
+                break;
+            }
+            out.push_str(line);
+            out.push('\n');
+        } else if line.trim_end() == heading {
+            inside = true;
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    inside.then_some(out)
 }
 
 /// Headings one level down, so that an included document nests.
@@ -347,6 +404,33 @@ mod tests {
         assert!(t.contains("## gold testsuite comparison"), "{t}");
         assert!(t.contains("- regressions: 0"), "{t}");
         assert!(!t.contains("has not been run before/after"), "{t}");
+    }
+
+    #[test]
+    fn gcc_section_gains_the_go_results_or_names_them_missing() {
+        let repo = tempfile::tempdir().unwrap();
+        let cache = Cache::at(repo.path().join("cache"));
+        let missing = comparison_text(&cache, repo.path(), "gcc");
+        assert!(missing.contains("no `docs/go-check.md`"), "{missing}");
+        assert!(missing.contains("`cargo xtask bench --go`"), "{missing}");
+        std::fs::create_dir_all(repo.path().join("docs")).unwrap();
+        std::fs::write(
+            repo.path().join("docs/go-check.md"),
+            "# Go testsuite\n\n0 regressions\n",
+        )
+        .unwrap();
+        std::fs::write(
+            repo.path().join("docs/gccgo.md"),
+            "# gccgo\n\n## Checks\n\nc\n\n## Measurements\n\n| a |\n\n### Sub\n\nm\n\n## Go testsuite\n\nz\n",
+        )
+        .unwrap();
+        let t = comparison_text(&cache, repo.path(), "gcc");
+        assert!(t.contains("0 regressions") && t.contains("| a |"), "{t}");
+        assert!(
+            t.contains("m\n") && !t.contains("c\n\n") && !t.contains('z'),
+            "{t}"
+        );
+        assert!(!t.contains("no `docs/go-check.md`"), "{t}");
     }
 
     #[test]
