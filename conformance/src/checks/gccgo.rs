@@ -34,7 +34,7 @@ const SWITCH_SRC: &str = include_str!("../../cases/go_switch_registers.go");
 const GO_CASES: &[GoCase] = &[
     GoCase {
         id: "gccgo/small-goroutines",
-        title: "2000 parked goroutines take < 2 MiB of address space each (split stacks, not libgo's fixed 4 MiB; this figure decides) and < 16 KiB resident, then recurse through 256 KiB",
+        title: "2000 parked goroutines take < 2 MiB of address space each (split stacks, not libgo's fixed 4 MiB; this figure decides) and < 8 KiB resident (one stack page and small saved contexts), then recurse through 256 KiB",
         file: "go_small_goroutines.go",
         src: SMALL_SRC,
         flags: &["-O2"],
@@ -82,7 +82,7 @@ const GO_CASES: &[GoCase] = &[
     },
     GoCase {
         id: "gccgo/switch-registers",
-        title: "64 goroutines keep ten integers and eight floats live (x19-x28, d8-d15 at -O2) across 400 channel switches each and get what the same function computes without switching; a new goroutine's stack unwinds in at most 32 frames",
+        title: "64 goroutines keep ten integers and eight floats live (x19-x28, d8-d15 at -O2) across 400 channel switches each and get what the same function computes without switching; glibc's backtrace in a new goroutine ends within 32 frames",
         file: "go_switch_registers.go",
         src: SWITCH_SRC,
         flags: &["-O2"],
