@@ -52,6 +52,16 @@ pub enum Plant {
     /// libgcc's `morestack.o` with every `bti j` landing pad turned into
     /// a `nop`.
     LibgccNoBtiJ,
+    /// The sysroot's Go runtime library (`libgo.so`, which Go programs
+    /// load from the sysroot) with the first instruction word equal to
+    /// `word` in `function`'s code replaced by `to`, in a copy of the
+    /// sysroot that programs then run on.  Only for toolchains with a Go
+    /// driver.
+    LibgoWord {
+        function: &'static str,
+        word: u32,
+        to: u32,
+    },
     /// libgcc's `morestack.o` with the `nth` (from 0; [`EVERY`]: all)
     /// instruction word equal to `word` in `function`'s code replaced by
     /// `to`.
@@ -96,6 +106,12 @@ const B_LS_CONTINUE: u32 = 0x54ff_fd29;
 /// (its `extra` field) for the trimming at the next park (docs/abi.md,
 /// 5.9).
 const STR_SEGMENT_MARK: u32 = 0xf900_1a09;
+
+/// `ldp d8, d9, [x0, #104]`: libgo's AArch64 `__go_setcontext` loading
+/// d8 and d9 of the goroutine it switches to (docs/abi.md 5.10).
+const LDP_D8_D9: u32 = 0x6d46_a408;
+/// `ldp x21, x22, [x0, #16]`: the same for x21 and x22.
+const LDP_X21_X22: u32 = 0xa941_5815;
 
 /// One planted fault.
 #[derive(Debug, Clone, Copy)]
@@ -379,7 +395,32 @@ pub const FAULTS: &[Fault] = &[
         owners: &["tcb/guard-offset"],
         plant: Plant::LibgccGuardOffset(-16),
     },
+    Fault {
+        name: "go-switch-fp-registers",
+        rule: "a goroutine switch restores d8-d15 (5.10); planted: libgo's __go_setcontext leaves d8 and d9 as they were",
+        owners: &["gccgo/switch-registers"],
+        plant: Plant::LibgoWord {
+            function: "__go_setcontext",
+            word: LDP_D8_D9,
+            to: NOP,
+        },
+    },
+    Fault {
+        name: "go-switch-registers",
+        rule: "a goroutine switch restores x19-x29 (5.10); planted: libgo's __go_setcontext leaves x21 and x22 as they were",
+        owners: &["gccgo/switch-registers"],
+        plant: Plant::LibgoWord {
+            function: "__go_setcontext",
+            word: LDP_X21_X22,
+            to: NOP,
+        },
+    },
 ];
+
+/// Whether `f` can be planted only in a toolchain with a Go driver.
+pub fn needs_go(f: &Fault) -> bool {
+    matches!(f.plant, Plant::LibgoWord { .. })
+}
 
 /// What happened to one fault.
 #[derive(Debug, Clone)]
@@ -435,6 +476,9 @@ pub struct SelfTest {
     pub neutral: Vec<(String, Outcome)>,
     /// One entry per fault, in [`FAULTS`] order.
     pub faults: Vec<FaultResult>,
+    /// Faults that were not planted because the toolchain has no Go
+    /// driver ([`needs_go`]); named in the report, not counted as caught.
+    pub not_applicable: Vec<&'static str>,
 }
 
 impl SelfTest {
@@ -517,6 +561,12 @@ impl SelfTest {
                 }
             }
         }
+        if !self.not_applicable.is_empty() {
+            s.push_str(&format!(
+                "  not planted (the toolchain has no Go driver): {}\n",
+                self.not_applicable.join(", ")
+            ));
+        }
         let caught = self.faults.iter().filter(|r| r.caught()).count();
         s.push_str(&format!(
             "\n{caught} of {} faults caught by their owning checks; control {}\nverdict: {}\n",
@@ -552,8 +602,8 @@ fn label(o: &Outcome) -> &'static str {
 }
 
 /// The registry's checks named `ids`, in registry order.
-fn select(ids: &[&str]) -> Vec<Check> {
-    checks::registry()
+fn select(tc: &Toolchain, ids: &[&str]) -> Vec<Check> {
+    checks::registry_for(&tc.gcc)
         .into_iter()
         .filter(|c| ids.contains(&c.id.as_str()))
         .collect()
@@ -565,7 +615,7 @@ fn run_owners(
     ids: &[&str],
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<(String, Outcome)>> {
-    let sel = select(ids);
+    let sel = select(tc, ids);
     if sel.len() != ids.len() {
         bail!("unknown check among {ids:?}");
     }
@@ -606,6 +656,22 @@ pub fn run(tc: &Toolchain, only: &[String], progress: &mut dyn FnMut(&str)) -> R
         .collect();
     if tc.old_sysroots.is_empty() {
         bail!("the self-test needs an old glibc sysroot (--old-sysroot)");
+    }
+    let has_go = crate::probe::go_driver(&tc.gcc).is_some();
+    let not_applicable: Vec<&'static str> = faults
+        .iter()
+        .filter(|f| needs_go(f) && !has_go)
+        .map(|f| f.name)
+        .collect();
+    let faults: Vec<&Fault> = faults
+        .into_iter()
+        .filter(|f| has_go || !needs_go(f))
+        .collect();
+    if !not_applicable.is_empty() {
+        progress(&format!(
+            "not planted (the toolchain has no Go driver): {}",
+            not_applicable.join(", ")
+        ));
     }
     let mut owners: Vec<&str> = faults
         .iter()
@@ -661,6 +727,7 @@ pub fn run(tc: &Toolchain, only: &[String], progress: &mut dyn FnMut(&str)) -> R
         control,
         neutral,
         faults: results,
+        not_applicable,
     })
 }
 
@@ -776,6 +843,9 @@ fn plant(tc: &Toolchain, f: &Fault, dir: &Path) -> Result<Toolchain> {
         Plant::StockGlibcUnderTest => ftc.sysroot = tc.old_sysroots[0].clone(),
         Plant::PatchedGlibcAsOld => ftc.old_sysroots = vec![tc.sysroot.clone()],
         Plant::SymbolValue(v) => ftc.sysroot = sysroot_with_symbol_value(&tc.sysroot, dir, v)?,
+        Plant::LibgoWord { function, word, to } => {
+            ftc.sysroot = sysroot_with_libgo_word(&tc.sysroot, dir, function, word, to)?
+        }
         Plant::LibgccGuardOffset(off) => {
             libgcc_patched(&tc.gcc, dir, |data| {
                 for name in ["__morestack_get_guard", "__morestack_set_guard"] {
@@ -841,7 +911,7 @@ fn plant(tc: &Toolchain, f: &Fault, dir: &Path) -> Result<Toolchain> {
         // Programs are built against the real sysroot (a symbolic-link
         // copy confuses the linker's sysroot prefixing of libc.so's
         // script) and run on the copy.
-        Plant::SymbolValue(_) => tc.compile_with.clone(),
+        Plant::SymbolValue(_) | Plant::LibgoWord { .. } => tc.compile_with.clone(),
         _ => crate::compile_with(&tc.gcc, &ftc.sysroot),
     };
     Ok(ftc)
@@ -853,33 +923,112 @@ fn plant(tc: &Toolchain, f: &Fault, dir: &Path) -> Result<Toolchain> {
 fn sysroot_with_symbol_value(sysroot: &Path, dir: &Path, value: i64) -> Result<PathBuf> {
     let libc = checks::find_libc(sysroot).context("no libc.so.6 in the sysroot")?;
     let libc = std::fs::canonicalize(&libc)?;
-    let rel = libc
-        .strip_prefix(std::fs::canonicalize(sysroot)?)
-        .context("libc.so.6 lies outside the sysroot")?
-        .to_path_buf();
-    let root = dir.join("sysroot");
-    // Mirror each directory on the way to libc.so.6; link everything else.
-    let mut from = std::fs::canonicalize(sysroot)?;
-    let mut to = root.clone();
-    std::fs::create_dir_all(&to)?;
-    let comps: Vec<_> = rel.components().collect();
-    for (i, c) in comps.iter().enumerate() {
-        for e in std::fs::read_dir(&from)? {
-            let e = e?;
-            if e.file_name() == c.as_os_str() {
-                continue;
-            }
-            std::os::unix::fs::symlink(e.path(), to.join(e.file_name()))?;
-        }
-        from = from.join(c);
-        to = to.join(c);
-        if i + 1 < comps.len() {
-            std::fs::create_dir_all(&to)?;
-        }
-    }
     let mut data = std::fs::read(&libc)?;
     let off = crate::elf::dynamic_symbol_file_offset(&data, "__tcb_private_ss")?;
     data[off..off + 8].copy_from_slice(&value.to_le_bytes());
+    sysroot_with_file(sysroot, dir, &libc, &[], &data)
+}
+
+/// Where the sysroot keeps the Go runtime library: the directories that
+/// the dynamic linker searches (docs/gccgo.md: the build copies
+/// `libgo.so*` into the sysroot's `lib64`).
+const LIBGO_DIRS: &[&str] = &[
+    "lib64",
+    "lib",
+    "lib/aarch64-linux-gnu",
+    "usr/lib64",
+    "usr/lib",
+];
+
+/// A copy of `sysroot` whose `libgo.so` (every name of it in its
+/// directory: the file and the links to it) has the first `word` in
+/// `function`'s code replaced by `to`.  Errors: no `libgo.so.N` in
+/// [`LIBGO_DIRS`], no such function (a libgo without it), or no such word
+/// in it.
+fn sysroot_with_libgo_word(
+    sysroot: &Path,
+    dir: &Path,
+    function: &str,
+    word: u32,
+    to: u32,
+) -> Result<PathBuf> {
+    let libgo = LIBGO_DIRS
+        .iter()
+        .filter_map(|d| std::fs::read_dir(sysroot.join(d)).ok())
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libgo.so."))
+        })
+        .with_context(|| format!("no libgo.so.N in {} ({LIBGO_DIRS:?})", sysroot.display()))?;
+    let real = std::fs::canonicalize(&libgo)?;
+    let mut data = std::fs::read(&real)?;
+    let range = crate::elf::function_file_range(&data, function)
+        .with_context(|| format!("in {}", real.display()))?;
+    let at = range
+        .step_by(4)
+        .find(|&k| data.get(k..k + 4) == Some(&word.to_le_bytes()[..]))
+        .with_context(|| format!("{function} in {} has no word {word:#010x}", real.display()))?;
+    data[at..at + 4].copy_from_slice(&to.to_le_bytes());
+    // Every name of the library in its directory gets the patched copy, so
+    // that the soname link the programs ask for does not lead back to the
+    // original.
+    let parent = libgo.parent().context("libgo.so has no directory")?;
+    let names: Vec<std::ffi::OsString> = std::fs::read_dir(parent)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .filter(|n| n.to_str().is_some_and(|n| n.starts_with("libgo.so")))
+        .collect();
+    sysroot_with_file(sysroot, dir, &parent.join(&names[0]), &names, &data)
+}
+
+/// A copy of `sysroot` under `dir/sysroot`: symbolic links to every entry
+/// but real copies of the directories on the way to `file`, where `file`
+/// and the entries `also` of its directory hold `data`.
+fn sysroot_with_file(
+    sysroot: &Path,
+    dir: &Path,
+    file: &Path,
+    also: &[std::ffi::OsString],
+    data: &[u8],
+) -> Result<PathBuf> {
+    let sysroot = std::fs::canonicalize(sysroot)?;
+    let dir_of = std::fs::canonicalize(file.parent().context("a file without a directory")?)?;
+    let file = dir_of.join(file.file_name().context("a file without a name")?);
+    let rel = file
+        .strip_prefix(&sysroot)
+        .with_context(|| format!("{} lies outside the sysroot", file.display()))?
+        .to_path_buf();
+    let root = dir.join("sysroot");
+    // Mirror each directory on the way to libc.so.6; link everything else.
+    let mut from = sysroot.clone();
+    let mut to = root.clone();
+    std::fs::create_dir_all(&to)?;
+    let comps: Vec<_> = rel.components().collect();
+    let last = comps.len() - 1;
+    for (i, c) in comps.iter().enumerate() {
+        for e in std::fs::read_dir(&from)? {
+            let e = e?;
+            let n = e.file_name();
+            if n == c.as_os_str() || (i == last && also.contains(&n)) {
+                continue;
+            }
+            std::os::unix::fs::symlink(e.path(), to.join(&n))?;
+        }
+        if i == last {
+            for n in also {
+                std::fs::write(to.join(n), data)?;
+            }
+        }
+        from = from.join(c);
+        to = to.join(c);
+        if i < last {
+            std::fs::create_dir_all(&to)?;
+        }
+    }
     std::fs::write(&to, data)?;
     Ok(root)
 }
@@ -950,7 +1099,11 @@ mod tests {
     #[test]
     fn faults_cover_every_abi_section_and_name_real_checks() {
         assert!(FAULTS.len() >= 20);
-        let ids: Vec<String> = checks::registry().into_iter().map(|c| c.id).collect();
+        let ids: Vec<String> = checks::registry()
+            .into_iter()
+            .chain(checks::gccgo::checks())
+            .map(|c| c.id)
+            .collect();
         let mut names: Vec<&str> = FAULTS.iter().map(|f| f.name).collect();
         names.sort();
         names.dedup();
@@ -962,13 +1115,62 @@ mod tests {
             }
         }
         for section in [
-            "(1", "(2)", "(3)", "4)", "5.1", "5.2", "5.3", "5.4", "5.5", "5.7", "5.8", "(6)", "(7)",
+            "(1", "(2)", "(3)", "4)", "5.1", "5.2", "5.3", "5.4", "5.5", "5.7", "5.8", "5.10",
+            "(6)", "(7)",
         ] {
             assert!(
                 FAULTS.iter().any(|f| f.rule.contains(section)),
                 "no fault for docs/abi.md section {section}"
             );
         }
+    }
+
+    #[test]
+    fn go_faults_are_the_libgo_ones_and_owned_by_go_checks() {
+        for f in FAULTS {
+            assert_eq!(
+                needs_go(f),
+                f.owners.iter().all(|o| o.starts_with("gccgo/")),
+                "{}",
+                f.name
+            );
+        }
+        assert!(FAULTS.iter().filter(|f| needs_go(f)).count() >= 2);
+    }
+
+    #[test]
+    fn a_sysroot_copy_patches_every_name_of_the_file() {
+        let t = tempfile::tempdir().unwrap();
+        let sysroot = t.path().join("root");
+        let lib = sysroot.join("lib64");
+        std::fs::create_dir_all(&lib).unwrap();
+        std::fs::write(lib.join("libgo.so.24.0.0"), b"old").unwrap();
+        std::os::unix::fs::symlink("libgo.so.24.0.0", lib.join("libgo.so.24")).unwrap();
+        std::fs::write(lib.join("libc.so.6"), b"libc").unwrap();
+        std::fs::write(sysroot.join("other"), b"x").unwrap();
+        let names = vec![
+            std::ffi::OsString::from("libgo.so.24"),
+            std::ffi::OsString::from("libgo.so.24.0.0"),
+        ];
+        let copy = sysroot_with_file(
+            &sysroot,
+            &t.path().join("fault"),
+            &lib.join("libgo.so.24.0.0"),
+            &names,
+            b"new",
+        )
+        .unwrap();
+        for n in ["lib64/libgo.so.24", "lib64/libgo.so.24.0.0"] {
+            assert_eq!(std::fs::read(copy.join(n)).unwrap(), b"new", "{n}");
+        }
+        assert_eq!(
+            std::fs::read(copy.join("lib64/libc.so.6")).unwrap(),
+            b"libc"
+        );
+        assert_eq!(std::fs::read(copy.join("other")).unwrap(), b"x");
+        assert_eq!(std::fs::read(lib.join("libgo.so.24")).unwrap(), b"old");
+        let e = sysroot_with_libgo_word(&t.path().join("empty"), t.path(), "f", 0, 0).unwrap_err();
+        assert!(format!("{e:#}").contains("no libgo.so.N"), "{e:#}");
     }
 
     #[test]
