@@ -24,7 +24,8 @@
    saves all of them in its own frame (__builtin_unwind_init) and
    restores them on the way back, so a switch that forgot them would go
    unnoticed here (tried: __go_setcontext without its loads of d8/d9 or
-   x21/x22 passes).  Nor that the unwind information of the context's
+   x21/x22 passes); conformance/cases/go_context_registers.c calls the
+   functions from C and shows it.  Nor that the unwind information of the context's
    start says where the stack ends: without it the unwinder would find
    the same frame again and again, which glibc's backtrace notices and
    stops at (tried: without DW_CFA_undefined x30, 5 frames either way).

@@ -398,7 +398,7 @@ pub const FAULTS: &[Fault] = &[
     Fault {
         name: "go-switch-fp-registers",
         rule: "a goroutine switch restores d8-d15 (5.10); planted: libgo's __go_setcontext leaves d8 and d9 as they were",
-        owners: &["gccgo/switch-registers"],
+        owners: &["gccgo/context-registers"],
         plant: Plant::LibgoWord {
             function: "__go_setcontext",
             word: LDP_D8_D9,
@@ -408,7 +408,7 @@ pub const FAULTS: &[Fault] = &[
     Fault {
         name: "go-switch-registers",
         rule: "a goroutine switch restores x19-x29 (5.10); planted: libgo's __go_setcontext leaves x21 and x22 as they were",
-        owners: &["gccgo/switch-registers"],
+        owners: &["gccgo/context-registers"],
         plant: Plant::LibgoWord {
             function: "__go_setcontext",
             word: LDP_X21_X22,

@@ -14,8 +14,11 @@ use super::Check;
 use crate::probe::Probe;
 use crate::Outcome;
 
-/// A Go case: `file` (source `src`) built with `flags`, expected to exit
-/// 0 printing exactly `expect`.
+/// A case of the family: `file` (source `src`) built with `flags`,
+/// expected to exit 0 printing exactly `expect`.  A Go case (`.go`) is
+/// built by the Go driver; a C case (`.c`) by the C driver, linked with
+/// the toolchain's libgo (`-lgo`), to call libgo's C-level functions
+/// directly.
 struct GoCase {
     id: &'static str,
     title: &'static str,
@@ -30,6 +33,7 @@ const GC_SRC: &str = include_str!("../../cases/go_gc_stack.go");
 const GOROUTINES_SRC: &str = include_str!("../../cases/go_goroutines.go");
 const CROSSING_SRC: &str = include_str!("../../cases/go_crossing.go");
 const SWITCH_SRC: &str = include_str!("../../cases/go_switch_registers.go");
+const CONTEXT_SRC: &str = include_str!("../../cases/go_context_registers.c");
 
 const GO_CASES: &[GoCase] = &[
     GoCase {
@@ -88,6 +92,14 @@ const GO_CASES: &[GoCase] = &[
         flags: &["-O2"],
         expect: "go switch registers ok\n",
     },
+    GoCase {
+        id: "gccgo/context-registers",
+        title: "libgo's goroutine switch (__go_getcontext, __go_setcontext), called from C: x19-x28, d8-d15 and SP come back as they were saved, after being zeroed",
+        file: "go_context_registers.c",
+        src: CONTEXT_SRC,
+        flags: &["-O2", "-lgo", "-lm"],
+        expect: "go context registers ok\n",
+    },
 ];
 
 /// The checks of this family, in report order.
@@ -100,7 +112,12 @@ pub fn checks() -> Vec<Check> {
 
 fn go_case(p: &Probe, case: &GoCase) -> Outcome {
     let name = case.id.replace(['/', '-'], "_");
-    let exe = match p.compile_go(&name, case.src, case.flags) {
+    let built = if case.file.ends_with(".c") {
+        p.compile(&name, case.src, case.flags)
+    } else {
+        p.compile_go(&name, case.src, case.flags)
+    };
+    let exe = match built {
         Ok(e) => e,
         Err(e) => return Outcome::Fail(format!("compile {}: {e:#}", case.file)),
     };
@@ -119,7 +136,17 @@ mod tests {
     #[test]
     fn every_case_is_a_go_program_that_prints_its_line() {
         for c in GO_CASES {
-            assert!(c.file.ends_with(".go"), "{}", c.id);
+            assert!(
+                c.file.ends_with(".go") || c.file.ends_with(".c"),
+                "{}",
+                c.id
+            );
+            assert_eq!(
+                c.file.ends_with(".c"),
+                c.flags.contains(&"-lgo"),
+                "{}",
+                c.id
+            );
             assert!(c.id.starts_with("gccgo/"), "{}", c.id);
             assert!(
                 c.src.contains(c.expect.trim()),

@@ -577,7 +577,7 @@ pub fn run(ui: &Ui, cache: &Cache, repo: &Path, opts: &GoBenchOptions) -> Result
         });
     }
     row(
-        "a call in a loop, slowest of 12000 depths of 16-32-byte frames (192-384 KiB; gccgo-split's first segment is 128 KiB, so some depths put the loop at a segment boundary), least of 3 more timings"
+        "a call in a loop, slowest of 12000 depths of 16-32-byte frames (192-384 KiB; gccgo-split's first segment is 128 KiB, so some depths put the loop at a segment boundary): of the 10 slowest, the largest least of 3 more timings"
             .into(),
         "ns/call",
         hot.iter().map(|h| h.0).collect(),
