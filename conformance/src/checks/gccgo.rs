@@ -38,7 +38,7 @@ const CONTEXT_SRC: &str = include_str!("../../cases/go_context_registers.c");
 const GO_CASES: &[GoCase] = &[
     GoCase {
         id: "gccgo/small-goroutines",
-        title: "2000 parked goroutines take < 2 MiB of address space each (split stacks, not libgo's fixed 4 MiB; this figure decides) and < 8 KiB resident (one stack page and small saved contexts), then recurse through 256 KiB",
+        title: "2000 parked goroutines take < 2 MiB of address space each (split stacks, not libgo's fixed 4 MiB; this figure decides) and < 16 KiB resident, then recurse through 256 KiB",
         file: "go_small_goroutines.go",
         src: SMALL_SRC,
         flags: &["-O2"],
