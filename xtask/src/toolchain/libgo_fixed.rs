@@ -108,7 +108,11 @@ pub fn fixed_libgo(ui: &Ui, cache: &Cache, tc: &ToolchainInfo) -> Result<PathBuf
         .env("GOCFLAGS", "-g -O2")
         .env("PATH", &path)
         .dir(&dir)
-        .run_logged(ui, "bench --go: configure libgo without split stacks", &log)?;
+        .run_logged(
+            ui,
+            "libgo-fixed: configure libgo without split stacks",
+            &log,
+        )?;
     let config = std::fs::read_to_string(dir.join("config.h"))?;
     if config
         .lines()
@@ -123,7 +127,7 @@ pub fn fixed_libgo(ui: &Ui, cache: &Cache, tc: &ToolchainInfo) -> Result<PathBuf
         .arg(format!("-j{}", crate::base::shell::default_jobs()))
         .env("PATH", &path)
         .dir(&dir)
-        .run_logged(ui, "bench --go: build libgo without split stacks", &log)?;
+        .run_logged(ui, "libgo-fixed: build libgo without split stacks", &log)?;
     if !libs.join("libgo.so").exists() {
         bail!(
             "no libgo.so in {} after make (log: {})",
