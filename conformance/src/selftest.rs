@@ -813,6 +813,18 @@ pub(crate) fn wrapper_driver(
     Ok(driver)
 }
 
+/// The file offsets (bytes) of the instruction words equal to `word` in
+/// the code of `function` (its symbol's `st_size` bytes) in the ELF file
+/// `data`, in address order.  Errors: no such function or no size
+/// ([`crate::elf::function_file_range`]).
+fn word_offsets(data: &[u8], function: &str, word: u32) -> Result<Vec<usize>> {
+    let range = crate::elf::function_file_range(data, function)?;
+    Ok(range
+        .step_by(4)
+        .filter(|&k| data.get(k..k + 4) == Some(&word.to_le_bytes()[..]))
+        .collect())
+}
+
 /// Plants `f` under `dir`; returns the faulty toolchain.
 fn plant(tc: &Toolchain, f: &Fault, dir: &Path) -> Result<Toolchain> {
     std::fs::create_dir_all(dir)?;
@@ -865,11 +877,7 @@ fn plant(tc: &Toolchain, f: &Fault, dir: &Path) -> Result<Toolchain> {
             to,
         } => {
             libgcc_patched(&tc.gcc, dir, |data| {
-                let range = crate::elf::function_file_range(data, function)?;
-                let at: Vec<usize> = range
-                    .step_by(4)
-                    .filter(|&k| data.get(k..k + 4) == Some(&word.to_le_bytes()[..]))
-                    .collect();
+                let at = word_offsets(data, function, word)?;
                 let chosen: Vec<usize> = if nth == EVERY {
                     at.clone()
                 } else {
@@ -966,11 +974,9 @@ fn sysroot_with_libgo_word(
         .with_context(|| format!("no libgo.so.N in {} ({LIBGO_DIRS:?})", sysroot.display()))?;
     let real = std::fs::canonicalize(&libgo)?;
     let mut data = std::fs::read(&real)?;
-    let range = crate::elf::function_file_range(&data, function)
-        .with_context(|| format!("in {}", real.display()))?;
-    let at = range
-        .step_by(4)
-        .find(|&k| data.get(k..k + 4) == Some(&word.to_le_bytes()[..]))
+    let at = *word_offsets(&data, function, word)
+        .with_context(|| format!("in {}", real.display()))?
+        .first()
         .with_context(|| format!("{function} in {} has no word {word:#010x}", real.display()))?;
     data[at..at + 4].copy_from_slice(&to.to_le_bytes());
     // Every name of the library in its directory gets the patched copy, so

@@ -67,15 +67,24 @@ pub fn parse_patch(file: &str, text: &str) -> Result<PatchInfo> {
 /// The sections `## N. ...` of `docs/abi.md` whose numbers are in
 /// `numbers`, verbatim.
 pub fn abi_sections(abi: &str, numbers: &[u32]) -> String {
+    sections(abi, 2, |h| {
+        h.split('.')
+            .next()
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .is_some_and(|n| numbers.contains(&n))
+    })
+}
+
+/// The Markdown sections of heading level `level` (`##` = 2) whose
+/// heading text (after the `#`s and a space) `wanted` accepts, each up to
+/// the next heading of that level or a higher one, in document order.
+fn sections(md: &str, level: usize, wanted: impl Fn(&str) -> bool) -> String {
     let mut out = String::new();
     let mut keep = false;
-    for l in abi.lines() {
-        if let Some(h) = l.strip_prefix("## ") {
-            keep = h
-                .split('.')
-                .next()
-                .and_then(|n| n.trim().parse::<u32>().ok())
-                .is_some_and(|n| numbers.contains(&n));
+    for l in md.lines() {
+        let hashes = l.chars().take_while(|&c| c == '#').count();
+        if hashes > 0 && hashes <= level && l[hashes..].starts_with(' ') {
+            keep = hashes == level && wanted(l[hashes + 1..].trim_end());
         }
         if keep {
             out.push_str(l);
@@ -191,7 +200,8 @@ fn go_text(repo: &Path) -> String {
     };
     let measured = std::fs::read_to_string(repo.join("docs/gccgo.md"))
         .ok()
-        .and_then(|t| section(&t, "## Measurements"))
+        .map(|t| sections(&t, 2, |h| h == "Measurements"))
+        .filter(|m| !m.is_empty())
         .map(|m| {
             format!(
                 "\n\nFrom `docs/gccgo.md` (reproduce: `cargo xtask bench --go`):\n\n{}",
@@ -204,29 +214,6 @@ fn go_text(repo: &Path) -> String {
                 .into()
         });
     format!("## gccgo\n\n{check}{measured}")
-}
-
-/// The Markdown section that starts with the line `heading`, up to the
-/// next heading of the same or a higher level; `None` if absent.
-fn section(md: &str, heading: &str) -> Option<String> {
-    let level = heading.chars().take_while(|&c| c == '#').count();
-    let mut out = String::new();
-    let mut inside = false;
-    for line in md.lines() {
-        if inside {
-            let l = line.chars().take_while(|&c| c == '#').count();
-            if l > 0 && l <= level && line[l..].starts_with(' ') {
-                break;
-            }
-            out.push_str(line);
-            out.push('\n');
-        } else if line.trim_end() == heading {
-            inside = true;
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    inside.then_some(out)
 }
 
 /// Headings one level down, so that an included document nests.
