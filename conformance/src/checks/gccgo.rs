@@ -18,7 +18,8 @@ use crate::Outcome;
 /// expected to exit 0 printing exactly `expect`.  A Go case (`.go`) is
 /// built by the Go driver; a C case (`.c`) by the C driver, linked with
 /// the toolchain's libgo (`-lgo`), to call libgo's C-level functions
-/// directly.
+/// directly.  A case with `measures` prints what it measured on stderr,
+/// and its PASS reason carries that line.
 struct GoCase {
     id: &'static str,
     title: &'static str,
@@ -26,6 +27,7 @@ struct GoCase {
     src: &'static str,
     flags: &'static [&'static str],
     expect: &'static str,
+    measures: bool,
 }
 
 const SMALL_SRC: &str = include_str!("../../cases/go_small_goroutines.go");
@@ -43,6 +45,7 @@ const GO_CASES: &[GoCase] = &[
         src: SMALL_SRC,
         flags: &["-O2"],
         expect: "go small goroutines ok\n",
+        measures: true,
     },
     GoCase {
         id: "gccgo/goroutine-crossings",
@@ -51,6 +54,7 @@ const GO_CASES: &[GoCase] = &[
         src: CROSSING_SRC,
         flags: &["-O2"],
         expect: "go crossing ok\n",
+        measures: false,
     },
     GoCase {
         id: "gccgo/goroutine-crossings-O0",
@@ -59,6 +63,7 @@ const GO_CASES: &[GoCase] = &[
         src: CROSSING_SRC,
         flags: &["-O0"],
         expect: "go crossing ok\n",
+        measures: false,
     },
     GoCase {
         id: "gccgo/gc-segmented-stacks",
@@ -67,6 +72,7 @@ const GO_CASES: &[GoCase] = &[
         src: GC_SRC,
         flags: &["-O2"],
         expect: "go gc stack ok\n",
+        measures: false,
     },
     GoCase {
         id: "gccgo/gc-segmented-stacks-O0",
@@ -75,6 +81,7 @@ const GO_CASES: &[GoCase] = &[
         src: GC_SRC,
         flags: &["-O0"],
         expect: "go gc stack ok\n",
+        measures: false,
     },
     GoCase {
         id: "gccgo/goroutines-signals",
@@ -83,6 +90,7 @@ const GO_CASES: &[GoCase] = &[
         src: GOROUTINES_SRC,
         flags: &["-O2"],
         expect: "go goroutines ok\n",
+        measures: false,
     },
     GoCase {
         id: "gccgo/switch-registers",
@@ -91,6 +99,7 @@ const GO_CASES: &[GoCase] = &[
         src: SWITCH_SRC,
         flags: &["-O2"],
         expect: "go switch registers ok\n",
+        measures: false,
     },
     GoCase {
         id: "gccgo/context-registers",
@@ -99,6 +108,7 @@ const GO_CASES: &[GoCase] = &[
         src: CONTEXT_SRC,
         flags: &["-O2", "-lgo", "-lm"],
         expect: "go context registers ok\n",
+        measures: false,
     },
 ];
 
@@ -121,12 +131,15 @@ fn go_case(p: &Probe, case: &GoCase) -> Outcome {
         Ok(e) => e,
         Err(e) => return Outcome::Fail(format!("compile {}: {e:#}", case.file)),
     };
-    super::judge_started(
-        p.run(&exe, &p.tc.sysroot, &[]),
-        case.expect,
-        format!("{}: {}", case.file, case.expect.trim()),
-        &format!("run {}", case.file),
-    )
+    let run = match p.run(&exe, &p.tc.sysroot, &[]) {
+        Ok(r) => r,
+        Err(e) => return Outcome::Fail(format!("run {}: {e:#}", case.file)),
+    };
+    let mut pass = format!("{}: {}", case.file, case.expect.trim());
+    if case.measures && !run.stderr.trim().is_empty() {
+        pass = format!("{pass} ({})", run.stderr.trim());
+    }
+    super::judge_output(&run, case.expect, pass, &format!("run {}", case.file))
 }
 
 #[cfg(test)]
