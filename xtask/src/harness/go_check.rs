@@ -131,7 +131,104 @@ pub struct GoCheckReport {
     pub packages: Option<Comparison>,
     /// Per package: (fixed, split) results.
     pub package_results: Vec<PackageRow>,
+    /// What the store-buffering litmus test gave under qemu-user (with
+    /// `--packages`): whether a `sync/atomic` failure is qemu's.
+    pub litmus: Option<Litmus>,
     pub took: std::time::Duration,
+}
+
+/// Source of the store-buffering litmus test (STLR then LDAR on two
+/// threads; `sync/atomic`'s `TestStoreLoadSeqCst32/64` in C).
+const SB_LITMUS_SRC: &str = include_str!("sb_litmus.c");
+
+/// Rounds of each litmus run (about 20 s under qemu-user on 2 cores).
+const SB_ROUNDS: u64 = 30000;
+
+/// Outcome of the store-buffering litmus test under qemu-user: in how
+/// many of `rounds` rounds both loads saw the old value (forbidden by the
+/// Arm memory model), with the host's CPUs and pinned to one host CPU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Litmus {
+    pub rounds: u64,
+    pub all_cpus: u64,
+    pub one_cpu: u64,
+}
+
+impl Litmus {
+    /// The report's paragraph.
+    fn markdown(&self) -> String {
+        let verdict = if self.all_cpus > 0 && self.one_cpu == 0 {
+            "qemu-user lets a store-release pass a later load-acquire when the two threads \
+             run on different host CPUs, so `sync/atomic`'s `TestStoreLoadSeqCst32/64` can \
+             fail in either mode: such a failure is qemu's, not the toolchain's"
+        } else if self.all_cpus == 0 && self.one_cpu == 0 {
+            "no reordering seen in this run: a `sync/atomic` failure is not explained by it"
+        } else {
+            "reordering seen even on one host CPU: unexpected, look into it"
+        };
+        format!(
+            "\nStore-buffering litmus test (`xtask/src/harness/sb_litmus.c`, STLR then LDAR on \
+             two threads, {} rounds): both loads saw the old value in {} rounds with all host \
+             CPUs, {} pinned to one host CPU (`taskset -c 0`); {verdict}.\n",
+            self.rounds, self.all_cpus, self.one_cpu
+        )
+    }
+}
+
+/// The count of forbidden outcomes in the litmus program's output line
+/// (`N of M rounds: ...`).
+fn litmus_count(line: &str) -> Option<u64> {
+    line.trim().split_once(" of ")?.0.parse().ok()
+}
+
+/// Builds the store-buffering litmus test with the toolchain's C driver
+/// and runs it under qemu-user twice: with the host's CPUs and pinned to
+/// CPU 0.  Errors: it does not build or does not print its line.
+fn sb_litmus(ui: &Ui, tc: &ToolchainInfo, dir: &Path) -> Result<Litmus> {
+    let src = dir.join("sb_litmus.c");
+    std::fs::write(&src, SB_LITMUS_SRC)?;
+    let exe = dir.join("sb_litmus");
+    Cmd::new(tc.tool("gcc"))
+        .args(["-O2", "-pthread"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .read()
+        .context("cannot build the store-buffering litmus test")?;
+    let rounds = SB_ROUNDS.to_string();
+    let mut counts = Vec::new();
+    for pinned in [false, true] {
+        // Pinned: qemu-user's threads all share host CPU 0 (util-linux's
+        // taskset, part of every Debian system).
+        let cmd = if pinned {
+            Cmd::new("taskset").args(["-c", "0", "qemu-aarch64"])
+        } else {
+            Cmd::new("qemu-aarch64")
+        };
+        let cmd = cmd.arg("-L").arg(&tc.sysroot).arg(&exe).arg(&rounds);
+        let (_, out, err) = cmd.with_timeout(600).output()?;
+        let n = litmus_count(&out).with_context(|| {
+            format!(
+                "the store-buffering litmus test printed {out:?} ({})",
+                err.trim()
+            )
+        })?;
+        ui.line(format!(
+            "go-check: store-buffering litmus ({}): {}",
+            if pinned {
+                "one host CPU"
+            } else {
+                "all host CPUs"
+            },
+            out.trim()
+        ));
+        counts.push(n);
+    }
+    Ok(Litmus {
+        rounds: SB_ROUNDS,
+        all_cpus: counts[0],
+        one_cpu: counts[1],
+    })
 }
 
 impl GoCheckReport {
@@ -194,6 +291,9 @@ impl GoCheckReport {
             ));
             for (pkg, f, sp) in &self.package_results {
                 md.push_str(&format!("| `{pkg}` | {f} | {sp} |\n"));
+            }
+            if let Some(l) = &self.litmus {
+                md.push_str(&l.markdown());
             }
         }
         for (title, list) in [
@@ -425,11 +525,11 @@ pub fn run(
         [(_, fixed), (_, split)] => compare(fixed, split),
         _ => Comparison::default(),
     };
-    let (packages, package_results) = if packages {
+    let (packages, package_results, litmus) = if packages {
         let (c, r) = package_tests(ui, cache, &tc, &fixed_libs)?;
-        (Some(c), r)
+        (Some(c), r, Some(sb_litmus(ui, &tc, &dir)?))
     } else {
-        (None, Vec::new())
+        (None, Vec::new(), None)
     };
     let report = GoCheckReport {
         runs,
@@ -437,6 +537,7 @@ pub fn run(
         probes,
         packages,
         package_results,
+        litmus,
         took: start.elapsed(),
     };
     let out = cache.logs().join("go-check.md");
@@ -528,6 +629,24 @@ fn package_tests(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_litmus_line_gives_its_count_and_the_verdict_follows_the_counts() {
+        assert_eq!(
+            litmus_count("16 of 30000 rounds: both loads saw the old value\n"),
+            Some(16)
+        );
+        assert_eq!(litmus_count("qemu: cannot run"), None);
+        let l = |all_cpus, one_cpu| Litmus {
+            rounds: 30000,
+            all_cpus,
+            one_cpu,
+        };
+        assert!(l(16, 0).markdown().contains("is qemu's"));
+        assert!(l(0, 0).markdown().contains("not explained"));
+        assert!(l(3, 2).markdown().contains("unexpected"));
+        assert!(l(16, 0).markdown().contains("in 16 rounds"));
+    }
 
     #[test]
     fn the_probe_line_gives_the_address_space() {
