@@ -20,8 +20,8 @@
    segments, and all must return the right value.  Prints
    "go small goroutines ok", and on stderr, which the report shows, the
    figures per goroutine with the Go heap in use (runtime.MemStats), the
-   collections and the OS threads while they were parked, so that a run
-   that measures more says where it went.  */
+   collections while they were created and parked and the threads then,
+   so that a run that measures more says where it went.  */
 package main
 
 import (
@@ -104,7 +104,9 @@ func deep(k int) int {
 	return deep(k-1) + k + int(buf[k%1000]) - k&0xff
 }
 
-// threads returns the number of OS threads of the process.
+// threads returns the number of threads in /proc/self/task: the
+// program's OS threads and, under qemu-user, which answers with its own
+// task list, qemu's helper threads too.
 func threads() int {
 	d, err := os.ReadDir("/proc/self/task")
 	if err != nil {
@@ -140,8 +142,8 @@ func main() {
 	done.Wait()
 	vaPer := float64(map1-map0) / n
 	resPer := float64(res1-res0) / n
-	fmt.Fprintf(os.Stderr, "per goroutine: %.1f KiB address space, %.1f KiB resident, %.1f KiB of Go heap in use; %d GC cycles, %d OS threads\n",
-		vaPer, resPer, float64(ms1.HeapInuse-ms0.HeapInuse)/1024/n, ms1.NumGC-ms0.NumGC, t1)
+	fmt.Fprintf(os.Stderr, "per goroutine: %.1f KiB address space, %.1f KiB resident, %.1f KiB of Go heap in use; %d GC cycles, %d threads\n",
+		vaPer, resPer, float64(int64(ms1.HeapInuse)-int64(ms0.HeapInuse))/1024/n, ms1.NumGC-ms0.NumGC, t1)
 	if res0 < 0 || len(wrong) != 0 || vaPer >= 2048 || resPer >= 16 {
 		fmt.Printf("go small goroutines FAILED: %.1f KiB address space and %.1f KiB resident per parked goroutine, %d wrong results\n",
 			vaPer, resPer, len(wrong))
